@@ -1,0 +1,46 @@
+# postwire: an SMTP / ESMTP / LMTP client for Go.
+# `make test` is what CI runs (see .ci/run); `make demo` sends a message through an
+# in-process server.
+
+GO          ?= go
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 60s   # per fuzz target, for `make fuzz`
+SMOKETIME   ?= 3s    # per fuzz target, inside `make test`
+RAPIDCHECKS ?= 1000  # for `make test-long`
+
+.PHONY: test fmt-check vet staticcheck unit fuzz-smoke fuzz test-long bench demo
+
+## test: everything CI checks: formatting, vet, staticcheck, race tests, a short run of every fuzz target
+test: fmt-check vet staticcheck unit fuzz-smoke
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '^bench/' || true); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(STATICCHECK) ./...
+
+unit:
+	$(GO) test -race -count=1 ./... -args -rapid.nofailfile
+
+fuzz-smoke:
+	FUZZTIME=$(SMOKETIME) ./scripts/fuzz.sh
+
+## fuzz: every fuzz target for FUZZTIME each
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+## test-long: the rapid properties with many more cases
+test-long:
+	$(GO) test -count=1 ./... -args -rapid.checks=$(RAPIDCHECKS) -rapid.nofailfile
+
+## bench: benchmarks, with peers measured in the same run
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./codec ./protocol ./session/...
+
+## demo: send a message through STARTTLS and AUTH to an in-process server
+demo:
+	$(GO) run ./examples/demo
