@@ -24,7 +24,7 @@ staticcheck:
 	$(STATICCHECK) ./...
 
 unit:
-	$(GO) test -race -count=1 ./... -args -rapid.nofailfile
+	$(GO) test -race -count=1 ./...
 
 fuzz-smoke:
 	FUZZTIME=$(SMOKETIME) ./scripts/fuzz.sh
@@ -35,7 +35,8 @@ fuzz:
 
 ## test-long: the rapid properties with many more cases
 test-long:
-	$(GO) test -count=1 ./... -args -rapid.checks=$(RAPIDCHECKS) -rapid.nofailfile
+	$(GO) test -count=1 $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | \
+		awk '/pgregory.net\/rapid/ {print $$1}') -args -rapid.checks=$(RAPIDCHECKS) -rapid.nofailfile
 
 ## bench: benchmarks, with peers measured in the same run
 bench:
