@@ -420,3 +420,4 @@ func sumInts(s []int) (n int) {
 	}
 	return n
 }
+

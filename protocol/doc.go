@@ -1,0 +1,62 @@
+// Package protocol is the sans-I/O core of an SMTP, ESMTP and LMTP client:
+// bytes in, events out, commands queued as state transitions. It has no
+// sockets, goroutines, clocks, logging or global state; the session layer
+// owns the connection and the time-outs.
+//
+// A Client has four kinds of methods:
+//
+//   - Getters: State, Extensions, Awaiting, Pending, Err, Config, Buffered.
+//   - Input from the server: Receive (bytes read), ReceiveEOF (the peer
+//     closed), and NextEvent, which returns one Event (the greeting, a
+//     Reply matched to the command it answers, "start TLS now", or the
+//     close), ErrNeedData, or a *PeerError.
+//   - Commands from the application: Send (any Command), SendBody and
+//     EndBody (DATA content, dot-stuffed here), SendChunk (BDAT), and
+//     TLSDone (the handshake after EventStartTLS finished). Each validates
+//     against the state, the advertised extensions and the pipelining
+//     rules, and returns a *UsageError without changing anything when the
+//     command is not allowed now. Check asks without queuing.
+//   - Output: Outgoing (bytes to write) and Advance (how many were written).
+//
+// The loop that drives it: write Outgoing and Advance; call NextEvent until
+// it returns ErrNeedData; then read, Receive (or ReceiveEOF), and repeat.
+// Send never writes: with PIPELINING the session may queue several
+// commands and flush once.
+//
+//	for {
+//		if out := c.Outgoing(); len(out) > 0 {
+//			n, err := conn.Write(out)
+//			c.Advance(n)
+//			// handle err
+//		}
+//		ev, err := c.NextEvent()
+//		if !errors.Is(err, protocol.ErrNeedData) {
+//			return ev, err
+//		}
+//		n, err := conn.Read(buf)
+//		c.Receive(buf[:n])
+//		if err == io.EOF {
+//			c.ReceiveEOF()
+//		}
+//	}
+//
+// Guarantees: no I/O and no blocking; memory bounded by the Config limits
+// (a reply line longer than MaxLineLength fails as soon as the limit is
+// passed, without waiting for its end); the events and errors do not
+// depend on how the input was split across Receive calls; every reply is
+// matched to exactly one command, in order (LMTP's per-recipient replies
+// to the end of data each name their recipient); nothing is queued after
+// StateClosed; a server that breaks the protocol gets a sticky *PeerError
+// and a caller that asks for something illegal a *UsageError that changes
+// nothing. A negative reply is not an error: it is an Event whose Reply
+// says so.
+//
+// Replies: lines end in CRLF or a bare LF; a CR anywhere else in a line is
+// ErrMalformedReply, as is a line shorter than three characters, a code
+// outside 200-599, or a fourth character other than space or '-'. A bare
+// "250" is accepted. RFC 3463 enhanced codes are split out when their
+// class equals the reply's first digit; otherwise they stay in the text.
+//
+// The state machine is in state.go: one table of send rules and one of
+// reply rules; testdata/state-table.md renders them.
+package protocol
