@@ -420,4 +420,3 @@ func sumInts(s []int) (n int) {
 	}
 	return n
 }
-
