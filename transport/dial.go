@@ -87,6 +87,12 @@ type DialError struct {
 }
 
 func (e *DialError) Error() string {
+	// A *net.OpError already names the operation and the address; say
+	// them once.
+	var op *net.OpError
+	if errors.As(e.Err, &op) && op.Op == "dial" {
+		return "transport: " + e.Err.Error()
+	}
 	return fmt.Sprintf("transport: dial %s %s: %v", e.Network, e.Addr, e.Err)
 }
 

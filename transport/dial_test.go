@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -224,5 +225,25 @@ func TestSplitHostPort(t *testing.T) {
 	}
 	if _, _, err := transport.SplitHostPort("mx.example", 0); !errors.Is(err, transport.ErrBadPort) {
 		t.Errorf("default port 0: err = %v, want ErrBadPort", err)
+	}
+}
+
+func TestDialErrorNamesAddressOnce(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	_, err = transport.Dial(context.Background(), "tcp", addr, transport.Options{})
+	if err == nil {
+		t.Fatalf("Dial(%s) to a closed port succeeded", addr)
+	}
+	if n := strings.Count(err.Error(), addr); n != 1 {
+		t.Errorf("error %q names the address %d times, want once", err, n)
+	}
+	var de *transport.DialError
+	if !errors.As(err, &de) || de.Addr != addr {
+		t.Errorf("error %v: want *DialError for %s", err, addr)
 	}
 }
