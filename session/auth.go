@@ -1,0 +1,149 @@
+package session
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/postwire/postwire/auth"
+	"github.com/postwire/postwire/protocol"
+	"github.com/postwire/postwire/transport"
+)
+
+// serverInfo gathers the facts auth needs about this connection.
+func (c *Client) serverInfo() auth.ServerInfo {
+	info := auth.ServerInfo{
+		Name:          c.host,
+		Port:          c.port,
+		TLS:           c.isTLS,
+		AllowInsecure: c.opts.AllowInsecureAuth,
+		Mechanisms:    c.pc.Extensions().Auth(),
+	}
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	info.Loopback = transport.IsLoopback(conn)
+	if tc, ok := conn.(*tls.Conn); ok {
+		info.TLSExporter = transport.TLSExporter(tc)
+	}
+	return info
+}
+
+// Login authenticates with a user name and password (smtplib's login):
+// it tries the password mechanisms the server offers, strongest first
+// (SCRAM-SHA-256-PLUS, SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN),
+// moving to the next one when the server refuses one, and stops at the
+// first success. PLAIN and LOGIN are skipped over cleartext to a
+// non-loopback peer unless Options.AllowInsecureAuth.
+//
+// Errors: *NotSupportedError ("AUTH") when the server offers no AUTH;
+// *AuthError wrapping the last failure (the server's *ReplyError, a
+// mechanism's error, or an *auth.ChooseError wrapping auth.ErrInsecure
+// when only cleartext-unsafe mechanisms were left); the connection's error.
+func (c *Client) Login(ctx context.Context, user, password string) error {
+	return c.LoginWith(ctx, auth.ForPassword(user, password))
+}
+
+// LoginWith is Login with a caller's candidate mechanisms (for example
+// auth.XOAUTH2 and auth.OAuthBearer for a token), chosen strongest first
+// among those the server offers by auth.Choose.
+func (c *Client) LoginWith(ctx context.Context, candidates []auth.Mechanism) error {
+	if err := c.EhloOrHeloIfNeeded(ctx); err != nil {
+		return err
+	}
+	if err := c.needExt("AUTH"); err != nil {
+		return err
+	}
+	remaining := slices.Clone(candidates)
+	var last *AuthError
+	for {
+		m, err := auth.Choose(remaining, c.serverInfo())
+		if err != nil {
+			if last != nil {
+				return last
+			}
+			return &AuthError{Err: err}
+		}
+		err = c.Auth(ctx, m)
+		if err == nil {
+			return nil
+		}
+		if !errors.As(err, &last) || c.usable() != nil {
+			return err // the connection failed: nothing more to try
+		}
+		remaining = slices.DeleteFunc(remaining, func(x auth.Mechanism) bool {
+			return strings.EqualFold(x.Name(), m.Name())
+		})
+	}
+}
+
+// Auth runs one SASL exchange with m (smtplib's auth(mechanism,
+// authobject)): AUTH with the initial response when m gives one (RFC
+// 4954), then one base64 response per 334 challenge, at most
+// auth.MaxChallenges. A mechanism error cancels the exchange with "*".
+// After 235, m's Finish check runs (SCRAM verifies the server's
+// signature); if it fails the connection is closed, since the server did
+// not prove it knows the password.
+//
+// Errors: *NotSupportedError when the server offers no AUTH; *AuthError
+// wrapping the server's *ReplyError or the mechanism's error; the
+// connection's error (which may also be inside an *AuthError).
+func (c *Client) Auth(ctx context.Context, m auth.Mechanism) error {
+	if err := c.EhloOrHeloIfNeeded(ctx); err != nil {
+		return err
+	}
+	if err := c.needExt("AUTH"); err != nil {
+		return err
+	}
+	name := m.Name()
+	ex, ir, err := auth.Begin(m, c.serverInfo())
+	if err != nil {
+		return &AuthError{Mechanism: name, Err: err}
+	}
+	ev, err := c.roundTrip(ctx, protocol.Auth(name, ir))
+	for err == nil && ev.Reply.Code == 334 {
+		var resp []byte
+		challenge, derr := decodeChallenge(ev.Reply.Text())
+		if derr == nil {
+			resp, derr = ex.Challenge(challenge)
+		}
+		if derr != nil {
+			// Cancel; the server answers 501 and the exchange is over.
+			if _, err := c.roundTrip(ctx, protocol.AuthCancel()); err != nil {
+				return &AuthError{Mechanism: name, Err: errors.Join(derr, err)}
+			}
+			return &AuthError{Mechanism: name, Err: derr}
+		}
+		ev, err = c.roundTrip(ctx, protocol.AuthResponse(resp))
+	}
+	if err != nil {
+		return &AuthError{Mechanism: name, Err: err}
+	}
+	if !ev.Reply.Positive() {
+		return &AuthError{Mechanism: name, Err: newReplyError(ev.Cmd, ev.Reply)}
+	}
+	if err := ex.Done(); err != nil {
+		c.shutdown(err)
+		return &AuthError{Mechanism: name, Err: err}
+	}
+	c.authed = true
+	return nil
+}
+
+// decodeChallenge decodes a 334 challenge: base64, possibly empty.
+func decodeChallenge(text string) ([]byte, error) {
+	text = strings.TrimSpace(text)
+	b, err := base64.StdEncoding.DecodeString(text)
+	if err != nil {
+		return nil, fmt.Errorf("session: malformed base64 challenge: %w", err)
+	}
+	return b, nil
+}
+
+// Authenticated reports whether Login or Auth succeeded on this
+// connection (reset by StartTLS).
+func (c *Client) Authenticated() bool { return c.authed }

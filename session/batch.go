@@ -1,0 +1,170 @@
+package session
+
+import (
+	"context"
+	"io"
+
+	"github.com/postwire/postwire/protocol"
+)
+
+// Envelope is one message for SendBatch: the reverse-path, the
+// recipients, the body (streamed as in SendMail) and its options (nil: the
+// defaults).
+type Envelope struct {
+	From    string
+	To      []string
+	Body    io.Reader
+	Options *SendOptions
+}
+
+// BatchResult is the outcome of one message of a batch: what SendMail
+// would have returned for it. Result is nil when nothing was sent for the
+// message (it was refused locally, or the connection had already failed).
+type BatchResult struct {
+	Result *SendResult
+	Err    error
+}
+
+// SendBatch sends several messages over this connection, one transaction
+// each, and returns one result per message in order. With PIPELINING the
+// next message's MAIL, RCPTs and DATA follow the previous message's end of
+// data in the same write (RFC 2920), so a batch of n messages costs about
+// n+1 round trips instead of n times (3 + recipients).
+//
+// A message that fails (refused sender, all recipients refused, data
+// refused, an option the server lacks) does not stop the batch: the
+// session sends RSET and goes on. A failure of the connection or of ctx
+// stops it: the message in flight gets that error (an
+// *UnknownDeliveryError if its body had been sent completely) and the
+// messages not yet started get the error as well, wrapped with ErrClosed.
+func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
+	out := make([]BatchResult, len(msgs))
+	txns := make([]*txn, len(msgs))
+	if err := c.EhloOrHeloIfNeeded(ctx); err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+	for i, m := range msgs {
+		t := newTxn(c, m)
+		txns[i] = t
+		if err := c.usable(); err != nil {
+			t.fail(err)
+			continue
+		}
+		if err := t.prepare(); err != nil {
+			t.fail(err)
+			continue
+		}
+		t.run(ctx)
+	}
+	// Read the replies still owed. A failure here has already been
+	// delivered to every pending command's handler by shutdown.
+	_ = c.drain(ctx)
+	for i, t := range txns {
+		out[i].Result, out[i].Err = t.finish()
+	}
+	return out
+}
+
+// run sends one transaction up to the end of its body, without waiting for
+// the final reply (so the next transaction can be pipelined behind it).
+func (t *txn) run(ctx context.Context) {
+	c := t.c
+	pipelined := c.pipelining()
+	if err := c.queue(ctx, protocol.Mail(t.from, t.mailParams...), t.onMail); err != nil {
+		t.fail(err)
+		return
+	}
+	if !pipelined {
+		if err := c.wait(ctx, &t.mailDone); err != nil {
+			t.fail(err)
+			return
+		}
+		if !t.mailOK {
+			t.abort(ctx)
+			return
+		}
+	}
+	for i, to := range t.to {
+		if err := c.queue(ctx, protocol.Rcpt(to, t.rcptParams[i]...), t.onRcpt(i)); err != nil {
+			t.fail(err)
+			return
+		}
+		if !pipelined {
+			if err := c.waitUntil(ctx, func() bool { return t.rcptDone > i }); err != nil {
+				t.fail(err)
+				return
+			}
+		}
+	}
+	useData := !t.chunked && (pipelined || len(t.accepted) > 0)
+	if useData {
+		if err := c.queue(ctx, protocol.Data(), t.onData); err != nil {
+			t.fail(err)
+			return
+		}
+	}
+	if err := c.waitUntil(ctx, func() bool {
+		return t.mailDone && t.rcptDone == len(t.to) && (!useData || t.dataDone)
+	}); err != nil {
+		t.fail(err)
+		return
+	}
+	if t.err != nil || len(t.accepted) == 0 || (!t.chunked && !t.dataOK) {
+		if t.err == nil {
+			t.err = t.allRefused()
+		}
+		t.abort(ctx)
+		return
+	}
+	if t.chunked {
+		t.sendChunks(ctx)
+		return
+	}
+	if err := c.streamData(ctx, t.body); err != nil {
+		t.fail(err)
+		return
+	}
+	n := 1
+	if c.opts.LMTP {
+		n = len(t.accepted)
+	}
+	if c.endBody(ctx, n, t.onFinal) == nil {
+		t.markSent()
+	}
+}
+
+// abort ends a failed transaction: an empty body if the server has
+// already said 354 (RFC 2920 section 3.1), else RSET (as smtplib does
+// after a refusal). Neither reply is waited for here.
+func (t *txn) abort(ctx context.Context) {
+	c := t.c
+	if c.usable() != nil {
+		return
+	}
+	if t.dataOK {
+		n := 1
+		if c.opts.LMTP {
+			n = max(len(t.accepted), 1)
+		}
+		c.endBody(ctx, n, ignoreReply)
+		return
+	}
+	// As smtplib does, also after a refused MAIL: harmless, and it puts
+	// the server back in a known state whatever it made of the envelope.
+	c.queue(ctx, protocol.Rset(), ignoreReply)
+}
+
+func ignoreReply(protocol.Event, error) {}
+
+// pipelining reports whether commands may be sent before earlier replies.
+func (c *Client) pipelining() bool {
+	return !c.opts.DisablePipelining && c.HasExtension("PIPELINING")
+}
+
+// chunking reports whether BDAT is used for message data.
+func (c *Client) chunking() bool {
+	return !c.opts.DisableChunking && c.HasExtension("CHUNKING")
+}

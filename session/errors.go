@@ -1,0 +1,303 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/postwire/postwire/protocol"
+)
+
+// Sentinel errors. They are returned wrapped (in the typed errors below or
+// with fmt.Errorf's %w); test for them with errors.Is.
+var (
+	// ErrNotSupported: the server did not advertise an extension the call
+	// needs (smtplib's SMTPNotSupportedError). Returned inside a
+	// *NotSupportedError naming the extension.
+	ErrNotSupported = errors.New("session: not supported by the server")
+
+	// ErrServerDisconnected: the connection ended while a reply was
+	// expected, or the server answered 421 and closed the channel
+	// (smtplib's SMTPServerDisconnected). The cause stays in the chain.
+	ErrServerDisconnected = errors.New("session: server disconnected")
+
+	// ErrDeliveryUnknown: the message was sent completely but the
+	// connection failed before the server's final reply arrived, so it may
+	// or may not have been delivered. Returned inside *UnknownDeliveryError.
+	ErrDeliveryUnknown = errors.New("session: delivery status unknown")
+
+	// ErrTimeout: the server did not answer within the per-command
+	// time-out of Options.Timeouts (the context's own deadline gives
+	// context.DeadlineExceeded instead). The connection is closed.
+	ErrTimeout = errors.New("session: timed out waiting for the server")
+
+	// ErrClosed: the Client was closed (Close, Quit, or an earlier fatal
+	// error closed the connection) and cannot be used any more.
+	ErrClosed = errors.New("session: client closed")
+
+	// ErrMessageTooLarge: the message size is known and exceeds the
+	// SIZE limit the server advertised; nothing was sent.
+	ErrMessageTooLarge = errors.New("session: message exceeds the server's SIZE limit")
+
+	// ErrHeaderTooLarge: SendMessage found no end of the header block
+	// within MaxHeaderBytes.
+	ErrHeaderTooLarge = errors.New("session: message header block too large")
+
+	// ErrNoRecipients: SendMail was called without recipients.
+	ErrNoRecipients = errors.New("session: no recipients")
+
+	// ErrNilContext: a nil context.Context was passed.
+	ErrNilContext = errors.New("session: nil context")
+)
+
+// ReplyError is a negative (4xx or 5xx) or otherwise unexpected reply from
+// the server (smtplib's SMTPResponseException). The more specific errors
+// (SenderRefusedError, DataError, ...) wrap one.
+type ReplyError struct {
+	Command  string                // the command answered, as logged (AUTH payloads redacted)
+	Code     int                   // the reply code, e.g. 550
+	Enhanced protocol.EnhancedCode // RFC 3463 enhanced status code; zero when absent
+	Text     string                // the reply text, lines joined with "\n"
+}
+
+func newReplyError(cmd protocol.Command, r protocol.Reply) *ReplyError {
+	return &ReplyError{Command: commandName(cmd), Code: r.Code, Enhanced: r.Enhanced, Text: r.Text()}
+}
+
+// commandName is what errors show for cmd.
+func commandName(cmd protocol.Command) string {
+	switch cmd.Verb {
+	case protocol.VerbNone:
+		return "greeting"
+	case protocol.VerbEndData:
+		return "end of data"
+	case protocol.VerbBdat:
+		return "BDAT"
+	}
+	return cmd.String()
+}
+
+// Error returns "session: <command>: <code> <enhanced> <text>".
+func (e *ReplyError) Error() string {
+	var b strings.Builder
+	b.WriteString("session: ")
+	if e.Command != "" {
+		b.WriteString(e.Command)
+		b.WriteString(": ")
+	}
+	fmt.Fprintf(&b, "%d", e.Code)
+	if s := e.Enhanced.String(); s != "" {
+		b.WriteString(" ")
+		b.WriteString(s)
+	}
+	if e.Text != "" {
+		b.WriteString(" ")
+		b.WriteString(strings.ReplaceAll(e.Text, "\n", " / "))
+	}
+	return b.String()
+}
+
+// Temporary reports whether the reply is a transient failure (4xx): the
+// same request may succeed later.
+func (e *ReplyError) Temporary() bool { return e.Code >= 400 && e.Code < 500 }
+
+// Is makes a 421 reply ("service not available, closing transmission
+// channel") match ErrServerDisconnected.
+func (e *ReplyError) Is(target error) bool {
+	return target == ErrServerDisconnected && e.Code == 421
+}
+
+// SenderRefusedError: the server refused the MAIL FROM command
+// (smtplib's SMTPSenderRefused). Nothing was delivered.
+type SenderRefusedError struct {
+	Sender string
+	Reply  *ReplyError
+}
+
+// Error names the sender and the reply.
+func (e *SenderRefusedError) Error() string {
+	return fmt.Sprintf("session: sender <%s> refused: %s", e.Sender, strings.TrimPrefix(e.Reply.Error(), "session: "))
+}
+
+// Unwrap returns the reply.
+func (e *SenderRefusedError) Unwrap() error { return e.Reply }
+
+// RecipientError is one recipient refused by the server, either at RCPT
+// or (LMTP) after the data.
+type RecipientError struct {
+	Recipient string
+	Reply     *ReplyError
+}
+
+// Error names the recipient and the reply.
+func (e *RecipientError) Error() string {
+	return fmt.Sprintf("session: recipient <%s> refused: %s", e.Recipient, strings.TrimPrefix(e.Reply.Error(), "session: "))
+}
+
+// Unwrap returns the reply.
+func (e *RecipientError) Unwrap() error { return e.Reply }
+
+// RecipientsRefusedError: no recipient was accepted (smtplib's
+// SMTPRecipientsRefused). Refused lists every recipient with its reply, in
+// RCPT order; a recipient given twice appears twice.
+type RecipientsRefusedError struct {
+	Refused []RecipientError
+}
+
+// Error counts the refused recipients and lists the first few.
+func (e *RecipientsRefusedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "session: all %d recipient(s) refused", len(e.Refused))
+	for i, r := range e.Refused {
+		if i == 3 {
+			fmt.Fprintf(&b, "; ...")
+			break
+		}
+		fmt.Fprintf(&b, "; <%s>: %d %s", r.Recipient, r.Reply.Code, firstLine(r.Reply.Text))
+	}
+	return b.String()
+}
+
+// Unwrap returns every *RecipientError.
+func (e *RecipientsRefusedError) Unwrap() []error {
+	errs := make([]error, len(e.Refused))
+	for i := range e.Refused {
+		errs[i] = &e.Refused[i]
+	}
+	return errs
+}
+
+// Recipient returns the reply that refused addr (compared exactly; the last
+// one if addr was given twice), or nil.
+func (e *RecipientsRefusedError) Recipient(addr string) *ReplyError {
+	return lookupRefused(e.Refused, addr)
+}
+
+func lookupRefused(refused []RecipientError, addr string) *ReplyError {
+	for i := len(refused) - 1; i >= 0; i-- {
+		if refused[i].Recipient == addr {
+			return refused[i].Reply
+		}
+	}
+	return nil
+}
+
+// DataError: the server refused the DATA command, a BDAT chunk, or the
+// message after its end (smtplib's SMTPDataError).
+type DataError struct {
+	Reply *ReplyError
+}
+
+// Error describes the refusing reply.
+func (e *DataError) Error() string {
+	return "session: message refused: " + strings.TrimPrefix(e.Reply.Error(), "session: ")
+}
+
+// Unwrap returns the reply.
+func (e *DataError) Unwrap() error { return e.Reply }
+
+// ConnectError: the connection could not be opened, or the server's
+// greeting was not positive (smtplib's SMTPConnectError). Err is the dial
+// error or a *ReplyError for the greeting.
+type ConnectError struct {
+	Addr string
+	Err  error
+}
+
+// Error names the address and the cause.
+func (e *ConnectError) Error() string {
+	if e.Addr == "" {
+		return "session: connect: " + strings.TrimPrefix(e.Err.Error(), "session: ")
+	}
+	return "session: connect " + e.Addr + ": " + strings.TrimPrefix(e.Err.Error(), "session: ")
+}
+
+// Unwrap returns the cause.
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// HeloError: the server refused EHLO/LHLO and HELO (smtplib's
+// SMTPHeloError).
+type HeloError struct {
+	Reply *ReplyError
+}
+
+// Error describes the refusing reply.
+func (e *HeloError) Error() string {
+	return "session: hello refused: " + strings.TrimPrefix(e.Reply.Error(), "session: ")
+}
+
+// Unwrap returns the reply.
+func (e *HeloError) Unwrap() error { return e.Reply }
+
+// AuthError: authentication failed (smtplib's SMTPAuthenticationError).
+// Err is the server's *ReplyError, or the mechanism's error (for example
+// auth.ErrServerSignature, auth.ErrInsecure, or an *auth.ChooseError when
+// no mechanism could be used). Mechanism names the last mechanism tried.
+type AuthError struct {
+	Mechanism string
+	Err       error
+}
+
+// Error names the mechanism and the cause.
+func (e *AuthError) Error() string {
+	if e.Mechanism == "" {
+		return "session: authentication failed: " + strings.TrimPrefix(e.Err.Error(), "session: ")
+	}
+	return "session: authentication with " + e.Mechanism + " failed: " + strings.TrimPrefix(e.Err.Error(), "session: ")
+}
+
+// Unwrap returns the cause.
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// NotSupportedError: the call needs an extension the server did not
+// advertise (or that was dropped because the session fell back to HELO).
+// It matches ErrNotSupported with errors.Is.
+type NotSupportedError struct {
+	Extension string // e.g. "STARTTLS", "SMTPUTF8", "DSN"
+}
+
+// Error names the missing extension.
+func (e *NotSupportedError) Error() string {
+	return "session: server does not support " + e.Extension
+}
+
+// Is reports target == ErrNotSupported.
+func (e *NotSupportedError) Is(target error) bool { return target == ErrNotSupported }
+
+// UnknownDeliveryError: the whole message was sent but the final reply
+// never arrived (the connection was lost, the context ended or the time-out
+// fired), so delivery may or may not have happened. It matches
+// ErrDeliveryUnknown, and its cause (e.g. ErrServerDisconnected,
+// context.Canceled) through Unwrap.
+type UnknownDeliveryError struct {
+	Recipients []string // the recipients whose outcome is unknown
+	Err        error    // why the reply is missing
+}
+
+// Error gives the cause.
+func (e *UnknownDeliveryError) Error() string {
+	return "session: delivery status unknown: " + strings.TrimPrefix(e.Err.Error(), "session: ")
+}
+
+// Unwrap returns ErrDeliveryUnknown and the cause.
+func (e *UnknownDeliveryError) Unwrap() []error { return []error{ErrDeliveryUnknown, e.Err} }
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// wrapErr attaches a sentinel to a cause so that both match errors.Is.
+type wrapErr struct {
+	kind  error
+	cause error
+}
+
+// Error joins the kind and the cause.
+func (e *wrapErr) Error() string {
+	return e.kind.Error() + ": " + e.cause.Error()
+}
+
+func (e *wrapErr) Unwrap() []error { return []error{e.kind, e.cause} }

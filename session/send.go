@@ -1,0 +1,277 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/postwire/postwire/protocol"
+)
+
+// DSNReturn is the DSN RET parameter (RFC 3461): how much of the message a
+// failure notice returns.
+type DSNReturn string
+
+// RET values.
+const (
+	ReturnFull    DSNReturn = "FULL" // the whole message
+	ReturnHeaders DSNReturn = "HDRS" // the headers only
+)
+
+// DSNNotify is one value of the DSN NOTIFY parameter (RFC 3461).
+type DSNNotify string
+
+// NOTIFY values. NotifyNever must be used alone.
+const (
+	NotifyNever   DSNNotify = "NEVER"
+	NotifySuccess DSNNotify = "SUCCESS"
+	NotifyFailure DSNNotify = "FAILURE"
+	NotifyDelay   DSNNotify = "DELAY"
+)
+
+// SendOptions are the ESMTP options of one message. The zero value (and
+// nil) sends with whatever the message needs and the server offers: SIZE
+// when the size is known, SMTPUTF8 (and BODY=8BITMIME) when an address is
+// not ASCII.
+//
+// Options the caller asks for explicitly (EightBitMIME, SMTPUTF8,
+// RequireTLS, the DSN fields) are demands: when the server does not
+// advertise the extension, the message fails with a *NotSupportedError
+// naming it, before anything is sent.
+type SendOptions struct {
+	// Size is the message size in bytes for the SIZE parameter (RFC 1870);
+	// 0 means unknown, in which case it is taken from a body that is a
+	// *bytes.Reader, *strings.Reader or *bytes.Buffer. A known size above
+	// the server's advertised limit fails with ErrMessageTooLarge.
+	Size int64
+	// EightBitMIME sends BODY=8BITMIME (RFC 6152).
+	EightBitMIME bool
+	// SMTPUTF8 sends SMTPUTF8 (RFC 6531) even for ASCII addresses.
+	SMTPUTF8 bool
+	// RequireTLS sends REQUIRETLS (RFC 8689).
+	RequireTLS bool
+	// Return is the DSN RET parameter ("" for none).
+	Return DSNReturn
+	// EnvelopeID is the DSN ENVID parameter ("" for none); the session
+	// encodes it as xtext.
+	EnvelopeID string
+	// Notify is the DSN NOTIFY parameter for every recipient (nil: none).
+	Notify []DSNNotify
+	// OriginalRecipients adds ORCPT=rfc822;<address> (xtext) to every
+	// recipient (DSN).
+	OriginalRecipients bool
+	// MailParams and RcptParams are extra parameters sent as given on MAIL
+	// and on every RCPT. Known keywords (SIZE, BODY, SMTPUTF8, RET, ENVID,
+	// NOTIFY, ORCPT, REQUIRETLS) are checked against the extensions.
+	MailParams []protocol.Param
+	RcptParams []protocol.Param
+}
+
+// SendResult is the outcome of one message.
+type SendResult struct {
+	// Reply is the server's final reply to the message (SMTP), or the
+	// last recipient's reply after the data (LMTP). Zero when the message
+	// was not sent.
+	Reply protocol.Reply
+	// Recipients has one entry per recipient given, in RCPT order; a
+	// recipient given twice has two entries.
+	Recipients []RecipientResult
+	// Refused lists the recipients the server refused, in RCPT order
+	// (smtplib's dict of refused recipients): at RCPT, or in LMTP after
+	// the data.
+	Refused []RecipientError
+}
+
+// Refusal returns the reply that refused addr (the last one if addr was
+// given twice), or nil when it was not refused.
+func (r *SendResult) Refusal(addr string) *ReplyError {
+	if r == nil {
+		return nil
+	}
+	return lookupRefused(r.Refused, addr)
+}
+
+// RecipientResult is what happened to one recipient.
+type RecipientResult struct {
+	Recipient string
+	// Reply is the RCPT reply when the recipient was refused there (or the
+	// message was not sent), else the reply after the data: per recipient
+	// in LMTP, the message's final reply in SMTP.
+	Reply protocol.Reply
+	// Err is nil when the server took responsibility for delivering to
+	// the recipient; a *RecipientError when it refused; a
+	// *UnknownDeliveryError when the reply never came; otherwise the error
+	// that stopped the message (e.g. *DataError).
+	Err error
+}
+
+// SendMail sends one message (smtplib's sendmail): MAIL FROM:<from>, RCPT
+// TO:<to> for each recipient, then the body streamed from body (DATA with
+// dot-stuffing and CRLF line endings, or BDAT chunks when the server
+// offers CHUNKING); the body is never read into memory as a whole. With
+// PIPELINING, MAIL, the RCPTs and DATA go out in one write. It greets the
+// server first if needed.
+//
+// The result is non-nil whenever the server was asked anything; the
+// recipients it refused are in SendResult.Refused and do not make the call
+// fail as long as one recipient was accepted. Errors:
+//   - *SenderRefusedError: MAIL refused (then RSET is sent);
+//   - *RecipientsRefusedError: every recipient refused (then RSET);
+//   - *DataError: DATA, a BDAT chunk, or the message refused;
+//   - *UnknownDeliveryError: the body was sent but the final reply did not
+//     arrive; the message may have been delivered;
+//   - *NotSupportedError: an option needs an extension the server lacks
+//     (SMTPUTF8 also when an address is not ASCII), nothing sent;
+//   - ErrMessageTooLarge, ErrNoRecipients, a *protocol.UsageError for an
+//     address holding CR, LF or other control characters: nothing sent;
+//   - the connection's errors (ErrServerDisconnected, ErrTimeout, the
+//     context's error), or the body reader's error (the connection is then
+//     closed: a partial message must not be completed).
+//
+// In LMTP mode each accepted recipient gets its own final reply, in
+// SendResult.Recipients; the call fails with *RecipientsRefusedError only
+// when no recipient got the message.
+func (c *Client) SendMail(ctx context.Context, from string, to []string, body io.Reader, o *SendOptions) (*SendResult, error) {
+	res := c.SendBatch(ctx, []Envelope{{From: from, To: to, Body: body, Options: o}})
+	return res[0].Result, res[0].Err
+}
+
+// Data sends DATA and, after the server's 354, the message read from r
+// (smtplib's data): line endings become CRLF, lines starting with "." are
+// dot-stuffed, a final CRLF is added when missing, and the body streams
+// without being read into memory. Use it after Mail and Rcpt; SendMail does
+// all three.
+//
+// Errors: *DataError when DATA or the message is refused; an
+// *UnknownDeliveryError when the body was sent but the reply did not come;
+// the reader's error (the connection is then closed: a partial message
+// must not be completed). In LMTP mode there is one reply per accepted
+// recipient: Data returns the last one, and a *RecipientsRefusedError
+// listing the recipients whose reply was negative, if any.
+func (c *Client) Data(ctx context.Context, r io.Reader) (protocol.Reply, error) {
+	ev, err := c.roundTrip(ctx, protocol.Data())
+	if err != nil {
+		return ev.Reply, err
+	}
+	if ev.Reply.Code != 354 {
+		return ev.Reply, &DataError{Reply: newReplyError(ev.Cmd, ev.Reply)}
+	}
+	if err := c.streamData(ctx, r); err != nil {
+		return protocol.Reply{}, err
+	}
+	n := 1
+	if c.opts.LMTP {
+		n = max(c.rcptOK, 1)
+	}
+	var (
+		last    protocol.Reply
+		refused []RecipientError
+		failed  error
+		got     int
+	)
+	c.endBody(ctx, n, func(ev protocol.Event, err error) {
+		if err != nil {
+			failed = &UnknownDeliveryError{Err: err}
+			got = n
+			return
+		}
+		got++
+		last = ev.Reply
+		if !ev.Reply.Positive() {
+			refused = append(refused, RecipientError{Recipient: ev.Rcpt, Reply: newReplyError(ev.Cmd, ev.Reply)})
+		}
+	})
+	c.rcptOK = 0
+	if err := c.waitUntil(ctx, func() bool { return got >= n }); err != nil && failed == nil {
+		failed = &UnknownDeliveryError{Err: err}
+	}
+	switch {
+	case failed != nil:
+		return last, failed
+	case !c.opts.LMTP && len(refused) > 0:
+		return last, &DataError{Reply: refused[0].Reply}
+	case len(refused) > 0:
+		return last, &RecipientsRefusedError{Refused: refused}
+	}
+	return last, nil
+}
+
+// flushThreshold is how much queued message data triggers a write.
+const flushThreshold = 32 << 10
+
+// streamData copies r into the DATA body, flushing as it goes. A read or
+// write failure shuts the connection down.
+func (c *Client) streamData(ctx context.Context, r io.Reader) error {
+	buf := c.bodyBuffer()
+	var total int64
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			total += int64(n)
+			if err := c.pc.SendBody(buf[:n]); err != nil {
+				c.shutdown(err)
+				return err
+			}
+			// Write in large pieces; the tail goes out with the end of data.
+			if len(c.pc.Outgoing()) >= flushThreshold {
+				if err := c.flush(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		if rerr != nil {
+			if errors.Is(rerr, io.EOF) {
+				break
+			}
+			err := fmt.Errorf("session: reading message body: %w", rerr)
+			c.shutdown(err)
+			return err
+		}
+	}
+	c.logBody(ctx, total, "message data")
+	return nil
+}
+
+// endBody queues the end of the DATA body and registers fn for its n
+// replies (LMTP: one per accepted recipient).
+func (c *Client) endBody(ctx context.Context, n int, fn func(protocol.Event, error)) error {
+	if err := c.pc.EndBody(); err != nil {
+		c.shutdown(err)
+		fn(protocol.Event{}, err)
+		return err
+	}
+	c.logLine2(ctx, ".")
+	c.expect(protocol.Command{Verb: protocol.VerbEndData}, n, fn)
+	return nil
+}
+
+func (c *Client) logLine2(ctx context.Context, line string) {
+	if c.log != nil {
+		c.logLine(ctx, "send", line)
+	}
+}
+
+func (c *Client) bodyBuffer() []byte {
+	size := max(c.opts.chunkSize(), 32<<10)
+	if len(c.body) < size {
+		c.body = make([]byte, size)
+	}
+	return c.body
+}
+
+// knownLen returns the unread length of the readers whose length is known
+// without reading them.
+func knownLen(r io.Reader) (int64, bool) {
+	switch r := r.(type) {
+	case *bytes.Reader:
+		return int64(r.Len()), true
+	case *strings.Reader:
+		return int64(r.Len()), true
+	case *bytes.Buffer:
+		return int64(r.Len()), true
+	}
+	return 0, false
+}
