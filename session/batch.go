@@ -49,6 +49,13 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 	for i, m := range msgs {
 		t := newTxn(c, m)
 		txns[i] = t
+		if i > 0 && !c.pipelining() {
+			// Without pipelining (the server's or the caller's choice)
+			// the previous message's final reply comes before the next
+			// MAIL. A failure reaches the pending handlers and makes
+			// usable fail below.
+			_ = c.drain(ctx)
+		}
 		if err := c.usable(); err != nil {
 			t.fail(err)
 			continue

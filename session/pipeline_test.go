@@ -220,3 +220,50 @@ func TestPipeliningLatency(t *testing.T) {
 		t.Errorf("round trips for 10 pipelined messages = %d, want 12", got)
 	}
 }
+
+// TestSendBatchPipeliningDisabled: when the caller disables pipelining
+// the batch must go in lock-step even though the server offers
+// PIPELINING: the next MAIL waits for the previous message's final reply.
+func TestSendBatchPipeliningDisabled(t *testing.T) {
+	batch := func() []session.Envelope {
+		var b []session.Envelope
+		for _, body := range []string{"one\r\n", "two\r\n", "three\r\n"} {
+			b = append(b, session.Envelope{From: "a@x.test", To: []string{"b@y.test"}, Body: strings.NewReader(body)})
+		}
+		return b
+	}
+	for _, tt := range []struct {
+		name string
+		cfg  smtptest.Config
+		o    session.Options
+	}{
+		{"server without PIPELINING", smtptest.Config{DisableChunking: true, DisablePipelining: true}, session.Options{}},
+		{"client disables it", smtptest.Config{DisableChunking: true}, session.Options{DisablePipelining: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t, tt.cfg)
+			counted := &countingConn{Conn: s.Pipe()}
+			lat := transport.NewLatencyConn(counted, 0)
+			o := tt.o
+			o.LocalName = "client.test"
+			ctx := ctxTimeout(t)
+			c, err := session.NewClient(ctx, lat, serverName, &o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for i, r := range c.SendBatch(ctx, batch()) {
+				if r.Err != nil {
+					t.Fatalf("message %d: %v", i, r.Err)
+				}
+			}
+			// EHLO, then per message MAIL | RCPT | DATA | body and dot.
+			if got, want := lat.RoundTrips(), int64(1+3*4); got != want {
+				t.Errorf("round trips = %d, want %d (lock-step)", got, want)
+			}
+			if got := len(s.Messages()); got != 3 {
+				t.Errorf("stored %d messages, want 3", got)
+			}
+		})
+	}
+}
