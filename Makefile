@@ -38,9 +38,13 @@ test-long:
 	$(GO) test -count=1 $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | \
 		awk '/pgregory.net\/rapid/ {print $$1}') -args -rapid.checks=$(RAPIDCHECKS) -rapid.nofailfile
 
-## bench: benchmarks, with peers measured in the same run
+## bench: benchmarks; then postwire against net/smtp, go-smtp and memmove, measured in the
+## same run (the separate module bench/, see bench/README.md), printed as ratios
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./codec ./protocol ./session/...
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=500ms ./codec ./protocol
+	cd bench && $(GO) test -run='^$$' -bench=. -benchmem -benchtime=500ms -count=3 ./... | \
+		tee /tmp/postwire-bench.txt | $(GO) run ./cmd/ratios
+	@echo "(raw output of the comparison: /tmp/postwire-bench.txt)"
 
 ## demo: send a message through STARTTLS and AUTH to an in-process server
 demo:
