@@ -8,7 +8,7 @@ FUZZTIME    ?= 60s   # per fuzz target, for `make fuzz`
 SMOKETIME   ?= 3s    # per fuzz target, inside `make test`
 RAPIDCHECKS ?= 1000  # for `make test-long`
 
-.PHONY: test fmt-check vet staticcheck unit fuzz-smoke fuzz test-long bench demo
+.PHONY: test fmt-check vet staticcheck unit fuzz-smoke fuzz test-long bench demo interop
 
 ## test: everything CI checks: formatting, vet, staticcheck, race tests, a short run of every fuzz target
 test: fmt-check vet staticcheck unit fuzz-smoke
@@ -49,3 +49,8 @@ bench:
 ## demo: send a message through STARTTLS and AUTH to an in-process server
 demo:
 	$(GO) run ./examples/demo
+
+## interop: real servers (aiosmtpd, Dovecot LMTP, Postfix smtp-sink) on loopback, every message
+## checked byte for byte; installs the Debian packages if missing (root), see scripts/interop/README.md
+interop:
+	GO="$(GO)" ./scripts/interop/run.sh
