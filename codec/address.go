@@ -15,9 +15,9 @@ var (
 	// ErrAddressControl: the address holds NUL, another C0 control byte
 	// (TAB included) or DEL.
 	ErrAddressControl = errors.New("codec: control character in address")
-	// ErrAddressBrackets: the address holds '<', '>' or a space, which
-	// would close the path early and let text after it be read as ESMTP
-	// parameters.
+	// ErrAddressBrackets: the address holds '<', '>' or a space outside a
+	// quoted local part, which would close the path early and let text
+	// after it be read as ESMTP parameters.
 	ErrAddressBrackets = errors.New("codec: angle bracket or space in address")
 	// ErrAddressSyntax: unbalanced double quotes, an empty local part or
 	// domain around '@', invalid UTF-8, or more than MaxAddressLength bytes.
@@ -54,8 +54,9 @@ func (e *AddressError) Unwrap() error { return e.Err }
 //
 // It is not a full RFC 5321 parser; it refuses what would corrupt the
 // command or smuggle something into it: CR or LF (ErrAddressLineBreak),
-// NUL, other C0 controls and DEL (ErrAddressControl), '<', '>' and spaces,
-// even inside quotes (ErrAddressBrackets), and unbalanced double quotes, an
+// NUL, other C0 controls and DEL (ErrAddressControl), '<' and '>' anywhere
+// and spaces outside double quotes (ErrAddressBrackets; RFC 5321 allows a
+// space in a quoted local part such as "john doe"@example.org), and unbalanced double quotes, an
 // empty local part or empty domain when '@' is present, invalid UTF-8 or
 // more than MaxAddressLength bytes (ErrAddressSyntax). Non-ASCII UTF-8 is
 // accepted; see IsASCII for whether SMTPUTF8 is then needed. The error is
@@ -78,7 +79,7 @@ func CheckAddress(addr string) error {
 		switch {
 		case c < 0x20 || c == 0x7f:
 			return &AddressError{Addr: addr, Err: ErrAddressControl}
-		case c == '<' || c == '>' || c == ' ':
+		case c == '<' || c == '>' || c == ' ' && !inQuote:
 			return &AddressError{Addr: addr, Err: ErrAddressBrackets}
 		}
 		switch {

@@ -38,7 +38,9 @@ func TestCheckAddress(t *testing.T) {
 		{"param smuggling", "a@example.com> SIZE=1", codec.ErrAddressBrackets},
 		{"opening bracket", "<a@example.com", codec.ErrAddressBrackets},
 		{"space", "a b@example.com", codec.ErrAddressBrackets},
-		{"space in quotes", `"a b"@example.com`, codec.ErrAddressBrackets},
+		{"space in quotes", `"john doe"@example.org`, nil},
+		{"space after quotes", `"a"b c@example.com`, codec.ErrAddressBrackets},
+		{"bracket in quotes", `"a>b"@example.com`, codec.ErrAddressBrackets},
 		{"unbalanced quote", `"ab@example.com`, codec.ErrAddressSyntax},
 		{"escaped closing quote", `"ab\"@example.com`, codec.ErrAddressSyntax},
 		{"empty local part", "@example.com", codec.ErrAddressSyntax},
@@ -78,10 +80,27 @@ func TestCheckAddressNeverAcceptsWireBreakers(t *testing.T) {
 		if codec.CheckAddress(addr) != nil {
 			return
 		}
-		if strings.ContainsAny(addr, "\r\n\x00<> ") {
+		if strings.ContainsAny(addr, "\r\n\x00<>") || unquotedSpace(addr) {
 			t.Fatalf("CheckAddress accepted %q", addr)
 		}
 	})
+}
+
+// unquotedSpace reports whether s has a space outside a double-quoted
+// string (a backslash escapes the next character inside quotes).
+func unquotedSpace(s string) bool {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case quoted && s[i] == '\\':
+			i++
+		case s[i] == '"':
+			quoted = !quoted
+		case s[i] == ' ' && !quoted:
+			return true
+		}
+	}
+	return false
 }
 
 func TestIsASCII(t *testing.T) {
