@@ -99,7 +99,17 @@ type replyParser struct {
 	hasEnh bool // the first line had an enhanced code, ecode
 	ecode  EnhancedCode
 	spans  []span // text of each complete line, relative to start
+
+	// slab backs the Lines of small replies: each reply takes its own
+	// capacity-capped window, never reused, so a Reply the caller keeps
+	// is never overwritten; a full slab is left to the garbage collector
+	// once no Reply refers to it. It saves one allocation per reply.
+	slab []string
 }
+
+// slabSize is the number of lines in a slab; replies with more than half of
+// it get a slice of their own.
+const slabSize = 64
 
 func newReplyParser(maxLine, maxLines int) replyParser {
 	if maxLine <= 0 {
@@ -231,10 +241,22 @@ func (p *replyParser) addLine(raw []byte) (final bool, err error) {
 }
 
 // build makes the Reply of the lines recorded: one string for the whole
-// reply and one slice for the lines.
+// reply, and its lines as substrings in a window of the slab (a slice of
+// their own for long replies).
 func (p *replyParser) build(end int) Reply {
 	s := string(p.buf[p.start:end])
-	lines := make([]string, len(p.spans))
+	var lines []string
+	switch n := len(p.spans); {
+	case n > slabSize/2:
+		lines = make([]string, n)
+	default:
+		if cap(p.slab)-len(p.slab) < n {
+			p.slab = make([]string, 0, slabSize)
+		}
+		k := len(p.slab)
+		p.slab = p.slab[:k+n]
+		lines = p.slab[k : k+n : k+n]
+	}
 	for i, sp := range p.spans {
 		lines[i] = s[sp.from:sp.to]
 	}
