@@ -105,7 +105,9 @@ func (c *Client) Auth(ctx context.Context, m auth.Mechanism) error {
 		return &AuthError{Mechanism: name, Err: err}
 	}
 	ev, err := c.roundTrip(ctx, protocol.Auth(name, ir))
-	for err == nil && ev.Reply.Code == 334 {
+	// Any 3xx is a challenge (334, but the core goes by the first digit
+	// and then waits for an answer).
+	for err == nil && ev.Reply.Intermediate() {
 		var resp []byte
 		challenge, derr := decodeChallenge(ev.Reply.Text())
 		if derr == nil {
@@ -113,8 +115,16 @@ func (c *Client) Auth(ctx context.Context, m auth.Mechanism) error {
 		}
 		if derr != nil {
 			// Cancel; the server answers 501 and the exchange is over.
-			if _, err := c.roundTrip(ctx, protocol.AuthCancel()); err != nil {
+			ev, err := c.roundTrip(ctx, protocol.AuthCancel())
+			if err != nil {
 				return &AuthError{Mechanism: name, Err: errors.Join(derr, err)}
+			}
+			if ev.Reply.Intermediate() {
+				// Another challenge: the server will not end the
+				// exchange, and nothing else can be sent.
+				perr := newReplyError(ev.Cmd, ev.Reply)
+				c.shutdown(perr)
+				return &AuthError{Mechanism: name, Err: errors.Join(derr, perr)}
 			}
 			return &AuthError{Mechanism: name, Err: derr}
 		}
@@ -127,8 +137,9 @@ func (c *Client) Auth(ctx context.Context, m auth.Mechanism) error {
 		return &AuthError{Mechanism: name, Err: newReplyError(ev.Cmd, ev.Reply)}
 	}
 	if err := ex.Done(); err != nil {
-		c.shutdown(err)
-		return &AuthError{Mechanism: name, Err: err}
+		ae := &AuthError{Mechanism: name, Err: err}
+		c.shutdown(ae) // later calls get ErrClosed wrapping this typed error
+		return ae
 	}
 	c.authed = true
 	return nil

@@ -96,7 +96,10 @@ func (t *txn) run(ctx context.Context) {
 	}
 	for i, to := range t.to {
 		if err := c.queue(ctx, protocol.Rcpt(to, t.rcptParams[i]...), t.onRcpt(i)); err != nil {
+			// E.g. a parameter the server did not advertise: end the
+			// transaction the MAIL opened.
 			t.fail(err)
+			t.abort(ctx)
 			return
 		}
 		if !pipelined {
@@ -110,6 +113,7 @@ func (t *txn) run(ctx context.Context) {
 	if useData {
 		if err := c.queue(ctx, protocol.Data(), t.onData); err != nil {
 			t.fail(err)
+			t.abort(ctx)
 			return
 		}
 	}

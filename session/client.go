@@ -69,8 +69,9 @@ type Client struct {
 }
 
 // pendingReply is a command waiting for its reply (or, for LMTP's end of
-// data, n replies). fn is called once per reply, or once with the error
-// that ended the conversation before the reply came.
+// data, the n replies the session expects; the core's count prevails, see
+// step). fn is called once per reply, or once with the error that ended
+// the conversation (or errNoReply) before the rest came.
 type pendingReply struct {
 	cmd protocol.Command
 	n   int

@@ -133,7 +133,16 @@ func paramExtension(key string) string {
 // *protocol.UsageError) or the connection. The session's state does not
 // change: a raw command that changes the server's state (MAIL, DATA,
 // STARTTLS...) desynchronises it; use the dedicated methods instead.
+//
+// With a TLSPolicy other than TLSManual, the policy is applied first
+// (greeting the server if needed): under TLSRequired a raw line never goes
+// out in cleartext.
 func (c *Client) Docmd(ctx context.Context, line string) (protocol.Reply, error) {
+	if c.opts.TLSPolicy != TLSManual {
+		if err := c.EhloOrHeloIfNeeded(ctx); err != nil {
+			return protocol.Reply{}, err
+		}
+	}
 	ev, err := c.roundTrip(ctx, protocol.Raw(line))
 	return ev.Reply, err
 }

@@ -34,14 +34,14 @@ func (c *Client) logBody(ctx context.Context, n int64, what string) {
 }
 
 // logReply records each line of a reply, rebuilt in wire form ("250-...",
-// "250 ..."). Challenges of an AUTH exchange (334) are redacted: with the
+// "250 ..."). Challenges of an AUTH exchange (334, any 3xx) are redacted: with the
 // redacted responses they could allow an offline attack on the password.
 func (c *Client) logReply(ctx context.Context, ev protocol.Event) {
 	if c.log == nil {
 		return
 	}
 	r := ev.Reply
-	secret := r.Code == 334 && (ev.Cmd.Verb == protocol.VerbAuth || ev.Cmd.Verb == protocol.VerbAuthResponse)
+	secret := r.Intermediate() && (ev.Cmd.Verb == protocol.VerbAuth || ev.Cmd.Verb == protocol.VerbAuthResponse)
 	lines := r.Lines
 	if len(lines) == 0 {
 		lines = []string{""}

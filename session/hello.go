@@ -55,11 +55,13 @@ func (c *Client) Helo(ctx context.Context, name string) (protocol.Reply, error) 
 // the server refuses both, or the connection's error. Every method that
 // needs a greeting calls it.
 //
-// With Options.TLSPolicy set, the first greeting is followed by STARTTLS
-// (see TLSPolicy).
+// With Options.TLSPolicy set, STARTTLS follows the first greeting, also
+// one the caller made with Ehlo or Helo (see TLSPolicy).
 func (c *Client) EhloOrHeloIfNeeded(ctx context.Context) error {
 	if c.didHello {
-		return nil
+		// The caller may have greeted by hand (Ehlo, Helo): the policy
+		// still applies before anything else is sent.
+		return c.policyTLS(ctx)
 	}
 	_, err := c.Ehlo(ctx, "")
 	var he *HeloError
@@ -78,7 +80,7 @@ func (c *Client) policyTLS(ctx context.Context) error {
 		return nil
 	}
 	c.tlsTried = true
-	err := c.StartTLS(ctx, nil)
+	err := c.startTLS(ctx, nil)
 	if err == nil {
 		return nil
 	}
@@ -86,6 +88,9 @@ func (c *Client) policyTLS(ctx context.Context) error {
 		// Nothing may go over this connection in cleartext.
 		c.shutdown(err)
 		return err
+	}
+	if c.isTLS {
+		return err // failed after the handshake: there is no cleartext to stay in
 	}
 	var ns *NotSupportedError
 	var re *ReplyError

@@ -138,7 +138,16 @@ func (c *Client) drain(ctx context.Context) error {
 // step flushes what is queued, reads one event and dispatches it. A fatal
 // error shuts the client down (failing every pending command) and is
 // returned.
+//
+// The core, not the session, decides which command a reply answers and how
+// many replies a command gets (LMTP: one per recipient the core counted as
+// accepted, which after a refused BDAT chunk is a single reply): the
+// session's pending entry goes exactly when the core's does, so the two
+// FIFOs never drift apart. When the core's count is lower than the
+// session's expectation, the handler hears of the missing replies once,
+// as errNoReply.
 func (c *Client) step(ctx context.Context) error {
+	owed := c.pc.Pending()
 	ev, err := c.next(ctx)
 	if err != nil {
 		c.shutdown(err)
@@ -147,6 +156,11 @@ func (c *Client) step(ctx context.Context) error {
 	switch ev.Kind {
 	case protocol.EventGreeting, protocol.EventReply, protocol.EventStartTLS:
 		c.logReply(ctx, ev)
+		if ev.Kind == protocol.EventReply && ev.Cmd.Verb == protocol.VerbNone {
+			// A 421 no command asked for: the core has closed.
+			c.shutdown(newReplyError(ev.Cmd, ev.Reply))
+			return c.usable()
+		}
 		if len(c.pending) == 0 {
 			err := fmt.Errorf("session: internal error: reply %d without a pending command", ev.Reply.Code)
 			c.shutdown(err)
@@ -154,10 +168,14 @@ func (c *Client) step(ctx context.Context) error {
 		}
 		p := c.pending[0]
 		p.n--
-		if p.n <= 0 {
+		answered := ev.Kind == protocol.EventGreeting || c.pc.Pending() < owed
+		if answered {
 			c.pending = c.pending[1:]
 		}
 		p.fn(ev, nil)
+		if answered && p.n > 0 {
+			p.fn(protocol.Event{Kind: protocol.EventReply, Cmd: ev.Cmd}, errNoReply)
+		}
 		if ev.Reply.Code == 421 {
 			c.shutdown(newReplyError(ev.Cmd, ev.Reply))
 		}
@@ -193,6 +211,14 @@ func (c *Client) next(ctx context.Context) (protocol.Event, error) {
 	// After a failed write the server may still have answered what it
 	// read before it hung up (a 421, the reply to QUIT): read it, then the
 	// end of the stream tells the core which replies are missing.
+	//
+	// The time-out bounds the whole reply, not each read: a server
+	// dripping a byte at a time must not hold the client indefinitely.
+	var deadline time.Time
+	cmd, ok := c.pc.Awaiting()
+	if d := c.opts.replyTimeout(cmd, !ok && c.pc.State() == protocol.StateGreeting); d > 0 {
+		deadline = time.Now().Add(d)
+	}
 	for {
 		ev, err := c.pc.NextEvent()
 		if err == nil {
@@ -200,11 +226,6 @@ func (c *Client) next(ctx context.Context) (protocol.Event, error) {
 		}
 		if !errors.Is(err, protocol.ErrNeedData) {
 			return ev, c.peerError(err)
-		}
-		var deadline time.Time
-		cmd, ok := c.pc.Awaiting()
-		if d := c.opts.replyTimeout(cmd, !ok && c.pc.State() == protocol.StateGreeting); d > 0 {
-			deadline = time.Now().Add(d)
 		}
 		conn.SetReadDeadline(deadline)
 		if err := ctx.Err(); err != nil { // checked after the deadline is set: see watch

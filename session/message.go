@@ -44,14 +44,21 @@ func readEnvelope(msg io.Reader, limit int) (codec.Envelope, io.Reader, int64, e
 		rerr error
 	)
 	chunk := make([]byte, 4096)
+	line := 0 // start of the last, incomplete line: no blank line before it
 	for hdr < 0 {
 		if len(buf) > limit {
 			return codec.Envelope{}, nil, 0, fmt.Errorf("%w (more than %d bytes)", ErrHeaderTooLarge, limit)
 		}
 		n, err := msg.Read(chunk)
 		buf = append(buf, chunk[:n]...)
-		if n > 0 {
-			hdr = codec.SplitHeader(buf)
+		// A blank line can only end at a new LF; search from the start of
+		// the line it ends, so that a reader giving a byte at a time
+		// costs linear, not quadratic, time.
+		if i := bytes.LastIndexByte(chunk[:n], '\n'); i >= 0 {
+			if h := codec.SplitHeader(buf[line:]); h >= 0 {
+				hdr = line + h
+			}
+			line = len(buf) - n + i + 1
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {

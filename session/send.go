@@ -156,7 +156,7 @@ func (c *Client) Data(ctx context.Context, r io.Reader) (protocol.Reply, error) 
 	if err != nil {
 		return ev.Reply, err
 	}
-	if ev.Reply.Code != 354 {
+	if !ev.Reply.Intermediate() { // 354, or any 3xx (RFC 5321 §4.2.1; the core agrees)
 		return ev.Reply, &DataError{Reply: newReplyError(ev.Cmd, ev.Reply)}
 	}
 	if err := c.streamData(ctx, r); err != nil {

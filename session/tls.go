@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 
 	"github.com/postwire/postwire/protocol"
 	"github.com/postwire/postwire/transport"
@@ -14,8 +15,8 @@ type tlsConn interface {
 }
 
 // StartTLS upgrades the connection to TLS (smtplib's starttls) and greets
-// the server again with EHLO/LHLO, whose extensions replace the ones seen
-// in cleartext (RFC 3207: everything learnt before is forgotten, and so is
+// the server again with EHLO/LHLO (HELO when EHLO is refused), whose
+// extensions replace the ones seen in cleartext (RFC 3207: everything learnt before is forgotten, and so is
 // a previous authentication).
 //
 // cfg nil means Options.TLSConfig (nil: a default configuration); it is
@@ -30,9 +31,18 @@ type tlsConn interface {
 // x509.HostnameError) when the handshake fails; the errors of Ehlo. Any
 // failure after the 220 closes the connection.
 func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
+	wasTLS := c.isTLS
 	if err := c.EhloOrHeloIfNeeded(ctx); err != nil {
 		return err
 	}
+	if c.isTLS && !wasTLS {
+		return nil // Options.TLSPolicy has just done it
+	}
+	return c.startTLS(ctx, cfg)
+}
+
+// startTLS is StartTLS once the server has been greeted.
+func (c *Client) startTLS(ctx context.Context, cfg *tls.Config) error {
 	if err := c.needExt("STARTTLS"); err != nil {
 		return err
 	}
@@ -45,6 +55,16 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	}
 	if ev.Kind != protocol.EventStartTLS {
 		return newReplyError(ev.Cmd, ev.Reply)
+	}
+	if c.pc.Buffered() > 0 {
+		// Bytes after the 220 (read with it): an injection. The core
+		// reports it; no handshake with whoever sent them.
+		_, err := c.pc.NextEvent()
+		if err == nil || errors.Is(err, protocol.ErrNeedData) {
+			err = &protocol.PeerError{State: c.pc.State(), Err: protocol.ErrTLSInjection}
+		}
+		c.shutdown(err)
+		return err
 	}
 	c.logNote(ctx, "TLS handshake")
 	tc, err := transport.StartTLS(ctx, c.conn, cfg, c.host)
@@ -67,6 +87,5 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	}
 	c.isTLS = true
 	c.didHello, c.esmtp, c.authed = false, false, false
-	_, err = c.Ehlo(ctx, "")
-	return err
+	return c.EhloOrHeloIfNeeded(ctx) // EHLO, or HELO if refused, as on a new connection
 }

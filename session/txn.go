@@ -15,6 +15,11 @@ import (
 // replaces it with the transaction's error.
 var errPending = errors.New("session: internal: pending")
 
+// errNoReply is what a handler expecting several replies (LMTP's end of
+// data) gets once when the core matched fewer to the command: the
+// recipients left have no reply of their own. Handlers wrap it.
+var errNoReply = errors.New("session: no reply for this recipient")
+
 // chunkWindow is how many non-last BDAT chunks may await their replies
 // before the client reads some (keeps both sides' buffers bounded).
 const chunkWindow = 4
@@ -209,7 +214,9 @@ func (t *txn) onData(ev protocol.Event, err error) {
 		t.fail(err)
 		return
 	}
-	if ev.Reply.Code == 354 {
+	if ev.Reply.Intermediate() {
+		// 354, or another 3xx: RFC 5321 §4.2.1 lets the first digit
+		// decide, and so does the core (it now waits for the body).
 		t.dataOK = true
 		return
 	}
@@ -232,6 +239,20 @@ func (t *txn) allRefused() error {
 // onFinal handles the reply (LMTP: each reply) after the end of the data.
 func (t *txn) onFinal(ev protocol.Event, err error) {
 	c := t.c
+	if t.chunkErr != nil {
+		// A BDAT chunk was refused: the transaction failed (RFC 3030
+		// §4.2), whatever the server says after the last chunk.
+		de := &DataError{Reply: t.chunkErr}
+		t.fail(de)
+		for _, i := range t.accepted[min(t.finalN, len(t.accepted)):] {
+			t.res.Recipients[i].Err = de
+		}
+		t.finalN = len(t.accepted)
+		if err == nil {
+			t.res.Reply = ev.Reply
+		}
+		return
+	}
 	if err != nil {
 		rest := t.accepted[min(t.finalN, len(t.accepted)):]
 		t.finalN = len(t.accepted)
