@@ -239,7 +239,9 @@ func (c *Client) dispatch(r Reply, off int64) (Event, error) {
 		if c.applyUnasked(r.Code) {
 			return Event{Kind: EventReply, Reply: r}, nil
 		}
-		return c.fail(off, ErrUnsolicited)
+		ev, err := c.fail(off, ErrUnsolicited)
+		c.err.Reply = r
+		return ev, err
 	}
 	h := c.pending[c.head]
 	ev := Event{Kind: EventReply, Cmd: h.cmd, Reply: r}

@@ -72,6 +72,12 @@ type PeerError struct {
 	State  State // the state the Client was in when the violation was found
 	Offset int64 // offset in the received byte stream of the offending line or byte
 	Err    error // one of the Err* causes listed with ErrLineTooLong
+	// Reply is, for ErrUnsolicited, the complete reply that arrived with
+	// no command waiting for it (for example a 550 a server sends after
+	// its 354, in StateBody, before hanging up), so that the caller can
+	// still report what the server said. It is the zero Reply for every
+	// other cause. The reply changed nothing: the Client has failed.
+	Reply Reply
 }
 
 // Error implements error.

@@ -41,7 +41,7 @@ func (t *txn) sendChunks(ctx context.Context) {
 			fn, cnt = t.onFinal, n
 		}
 		if err := c.sendChunk(ctx, buf[:k], last, cnt, fn); err != nil {
-			t.fail(err)
+			t.failChunk(ctx, err)
 			return
 		}
 		if last {
@@ -49,13 +49,13 @@ func (t *txn) sendChunks(ctx context.Context) {
 			c.logBody(ctx, total, "message data in BDAT chunks")
 			return
 		}
-		if err := c.flush(ctx); err != nil {
-			t.fail(err)
+		if err := c.flush(ctx, protocol.Command{Verb: protocol.VerbBdat}); err != nil {
+			t.failChunk(ctx, err)
 			return
 		}
 		for c.pendingVerb(protocol.VerbBdat) > chunkWindow && t.chunkErr == nil {
 			if err := c.step(ctx); err != nil {
-				t.fail(err)
+				t.failChunk(ctx, err)
 				return
 			}
 		}
@@ -64,6 +64,35 @@ func (t *txn) sendChunks(ctx context.Context) {
 			c.queue(ctx, protocol.Rset(), ignoreReply)
 			return
 		}
+	}
+}
+
+// failChunk ends the transaction when sending a chunk failed with err. A
+// chunk the server refused before that decides the error (RFC 3030 §4.2:
+// the transaction failed): a *DataError, whose Err is err when the
+// connection failed too (the server refused, then hung up while chunks
+// were being written). If the connection is still usable (a refused chunk
+// ends the transaction in the core, so the next chunk was not allowed),
+// RSET puts the server back in a known state.
+func (t *txn) failChunk(ctx context.Context, err error) {
+	c := t.c
+	if t.chunkErr == nil {
+		t.fail(err)
+		return
+	}
+	de := &DataError{Reply: t.chunkErr}
+	if c.usable() != nil {
+		de.Err = err
+		var inner *DataError
+		if errors.As(err, &inner) && inner.Err != nil {
+			de.Err = inner.Err
+		}
+	}
+	// The refusal is the reason, whatever the handlers of the chunks
+	// still pending recorded when the connection failed.
+	t.err = de
+	if c.usable() == nil {
+		c.queue(ctx, protocol.Rset(), ignoreReply)
 	}
 }
 

@@ -54,7 +54,8 @@ type Client struct {
 	body      []byte // message data buffer, allocated on first use
 	crlfIn    []byte // BDAT normaliser buffers, kept between messages
 	crlfOut   []byte
-	written   int64 // bytes written to the connection so far
+	written   int64     // bytes written to the connection so far
+	salvageBy time.Time // non-zero: reading, until then, what the server said before it hung up (see Client.salvage)
 
 	greeting protocol.Reply
 	err      error // sticky: why the client is unusable

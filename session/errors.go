@@ -184,17 +184,37 @@ func lookupRefused(refused []RecipientError, addr string) *ReplyError {
 
 // DataError: the server refused the DATA command, a BDAT chunk, or the
 // message after its end (smtplib's SMTPDataError).
+//
+// A server may also refuse the message before its end and hang up while
+// the client is still writing the body (Postfix's smtp-sink -A 0: 354,
+// then at once 550 and a close). The write then fails, but the client
+// still reads, briefly, what the server sent before closing: the refusal
+// is Reply (Command "end of data" for DATA, "BDAT" for a chunk) and Err is
+// the connection's failure, so errors.Is(err, ErrServerDisconnected) also
+// holds and the client is closed. The end of the body never left, so the
+// message was not delivered.
 type DataError struct {
 	Reply *ReplyError
+	// Err is nil, or the connection failure that followed the reply.
+	Err error
 }
 
-// Error describes the refusing reply.
+// Error describes the refusing reply, and the connection failure if any.
 func (e *DataError) Error() string {
-	return "session: message refused: " + strings.TrimPrefix(e.Reply.Error(), "session: ")
+	s := "session: message refused: " + strings.TrimPrefix(e.Reply.Error(), "session: ")
+	if e.Err != nil {
+		s += " (then " + strings.TrimPrefix(e.Err.Error(), "session: ") + ")"
+	}
+	return s
 }
 
-// Unwrap returns the reply.
-func (e *DataError) Unwrap() error { return e.Reply }
+// Unwrap returns the reply and, when set, Err.
+func (e *DataError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Reply}
+	}
+	return []error{e.Reply, e.Err}
+}
 
 // ConnectError: the connection could not be opened, or the server's
 // greeting was not positive (smtplib's SMTPConnectError). Err is the dial

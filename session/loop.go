@@ -204,7 +204,10 @@ func (c *Client) next(ctx context.Context) (protocol.Event, error) {
 	}
 	conn := c.conn
 	defer watch(ctx, conn)()
-	werr := c.write(ctx, conn)
+	var werr error
+	if c.salvageBy.IsZero() { // else the write already failed: read only
+		werr = c.write(ctx, conn)
+	}
 	if werr != nil && !errors.Is(werr, ErrServerDisconnected) {
 		return protocol.Event{}, werr
 	}
@@ -218,6 +221,9 @@ func (c *Client) next(ctx context.Context) (protocol.Event, error) {
 	cmd, ok := c.pc.Awaiting()
 	if d := c.opts.replyTimeout(cmd, !ok && c.pc.State() == protocol.StateGreeting); d > 0 {
 		deadline = time.Now().Add(d)
+	}
+	if !c.salvageBy.IsZero() && (deadline.IsZero() || deadline.After(c.salvageBy)) {
+		deadline = c.salvageBy
 	}
 	for {
 		ev, err := c.pc.NextEvent()
@@ -250,8 +256,45 @@ func (c *Client) next(ctx context.Context) (protocol.Event, error) {
 	}
 }
 
-// flush writes what the core queued, honouring ctx.
-func (c *Client) flush(ctx context.Context) error {
+// salvageTimeout bounds how long salvage reads (the context or a shorter
+// reply time-out may end it sooner).
+const salvageTimeout = 2 * time.Second
+
+// salvage runs after a write failed because the server hung up while the
+// body was being sent: the server may have said why before it closed, e.g.
+// a 550 right after its 354 (Postfix's smtp-sink -A 0). It reads and
+// dispatches the replies already sent, without writing, for at most
+// salvageTimeout in all and within the core's size limits (one bounded
+// reply per pending command, then the core fails), until the end of the
+// stream, a time-out or a protocol error shuts the client down. It returns the
+// reply that came with no command waiting for it (the core's
+// ErrUnsolicited, or an unasked 421) as a *ReplyError for body, or nil.
+func (c *Client) salvage(ctx context.Context, body protocol.Command) *ReplyError {
+	c.salvageBy = time.Now().Add(salvageTimeout)
+	defer func() { c.salvageBy = time.Time{} }()
+	for c.err == nil {
+		if err := c.step(ctx); err != nil {
+			break
+		}
+	}
+	var pe *protocol.PeerError
+	if errors.As(c.pc.Err(), &pe) && errors.Is(pe.Err, protocol.ErrUnsolicited) {
+		return newReplyError(body, pe.Reply)
+	}
+	var re *ReplyError
+	if errors.As(c.err, &re) && re.Code == 421 && re.Command == commandName(protocol.Command{}) {
+		r := *re
+		r.Command = commandName(body)
+		return &r
+	}
+	return nil
+}
+
+// flush writes the body data the core queued (for body: DATA's end of
+// data or a BDAT command), honouring ctx. When the server hung up during
+// the write but had refused the body first, the error is a *DataError
+// holding that refusal (see salvage).
+func (c *Client) flush(ctx context.Context, body protocol.Command) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
@@ -269,6 +312,13 @@ func (c *Client) flush(ctx context.Context) error {
 	conn := c.conn
 	defer watch(ctx, conn)()
 	if err := c.write(ctx, conn); err != nil {
+		if errors.Is(err, ErrServerDisconnected) {
+			if re := c.salvage(ctx, body); re != nil {
+				de := &DataError{Reply: re, Err: err}
+				c.err = de // what later calls get, wrapped with ErrClosed
+				return de
+			}
+		}
 		c.shutdown(err)
 		return err
 	}

@@ -120,7 +120,9 @@ type RecipientResult struct {
 // fail as long as one recipient was accepted. Errors:
 //   - *SenderRefusedError: MAIL refused (then RSET is sent);
 //   - *RecipientsRefusedError: every recipient refused (then RSET);
-//   - *DataError: DATA, a BDAT chunk, or the message refused;
+//   - *DataError: DATA, a BDAT chunk, or the message refused (also when
+//     the server refused it and hung up while the body was being written:
+//     the error then matches ErrServerDisconnected too);
 //   - *UnknownDeliveryError: the body was sent but the final reply did not
 //     arrive; the message may have been delivered;
 //   - *NotSupportedError: an option needs an extension the server lacks
@@ -217,7 +219,7 @@ func (c *Client) streamData(ctx context.Context, r io.Reader) error {
 			}
 			// Write in large pieces; the tail goes out with the end of data.
 			if len(c.pc.Outgoing()) >= flushThreshold {
-				if err := c.flush(ctx); err != nil {
+				if err := c.flush(ctx, protocol.Command{Verb: protocol.VerbEndData}); err != nil {
 					return err
 				}
 			}
