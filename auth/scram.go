@@ -215,7 +215,7 @@ func (s *scram) serverFirst(msg []byte) ([]byte, error) {
 	if !strings.HasPrefix(nonce, s.clientNonce) || len(nonce) == len(s.clientNonce) || !scramPrintable(nonce) {
 		return nil, malformedf("SCRAM server nonce does not extend the client nonce")
 	}
-	salt, err := base64.StdEncoding.Strict().DecodeString(attrs[1].v)
+	salt, err := decodeStrict(attrs[1].v)
 	if err != nil || len(salt) == 0 {
 		return nil, malformedf("SCRAM salt is not base64")
 	}
@@ -265,7 +265,7 @@ func (s *scram) serverFinal(msg []byte) error {
 	if !ok {
 		return fmt.Errorf("%w: server-final without v=", ErrServerSignature)
 	}
-	sig, err := base64.StdEncoding.Strict().DecodeString(string(v))
+	sig, err := decodeStrict(string(v))
 	if err != nil || !hmac.Equal(sig, s.serverSig) {
 		return ErrServerSignature
 	}
@@ -324,4 +324,14 @@ func appendSASLName(b []byte, name string) []byte {
 		}
 	}
 	return b
+}
+
+// decodeStrict decodes standard, padded base64 with no slack: the encoding's
+// Strict mode still skips CR and LF, which RFC 5802 never allows inside an
+// attribute value.
+func decodeStrict(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, base64.CorruptInputError(strings.IndexAny(s, "\r\n"))
+	}
+	return base64.StdEncoding.Strict().DecodeString(s)
 }
