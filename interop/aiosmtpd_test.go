@@ -84,11 +84,7 @@ func checkAccepted(t *testing.T, res *session.SendResult, rcpts []string) {
 func TestAiosmtpdCorpus(t *testing.T) {
 	addr := mustEnv(t, "POSTWIRE_INTEROP_AIOSMTPD_PLAIN")
 	ctx := testContext(t)
-	c, err := session.Dial(ctx, addr, &session.Options{LocalName: "client.postwire.test"})
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	defer c.Close()
+	c := dialPlain(t, ctx, addr)
 	if err := c.EhloOrHeloIfNeeded(ctx); err != nil {
 		t.Fatalf("EHLO: %v", err)
 	}
@@ -128,11 +124,7 @@ func TestAiosmtpdCorpus(t *testing.T) {
 func TestAiosmtpdSMTPUTF8(t *testing.T) {
 	addr := mustEnv(t, "POSTWIRE_INTEROP_AIOSMTPD_PLAIN")
 	ctx := testContext(t)
-	c, err := session.Dial(ctx, addr, &session.Options{LocalName: "client.postwire.test"})
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	defer c.Close()
+	c := dialPlain(t, ctx, addr)
 	sender := "jösé-" + strings.TrimSuffix(uniqueSender("utf8"), "@postwire.test") + "@bücher.example"
 	rcpts := []string{"日本語@例え.jp", "ascii@example.org", "χρήστης@παράδειγμα.δοκιμή"}
 	for _, way := range sendWays {
@@ -162,11 +154,7 @@ func TestAiosmtpdSMTPUTF8(t *testing.T) {
 func TestAiosmtpdRefusedRecipient(t *testing.T) {
 	addr := mustEnv(t, "POSTWIRE_INTEROP_AIOSMTPD_PLAIN")
 	ctx := testContext(t)
-	c, err := session.Dial(ctx, addr, &session.Options{LocalName: "client.postwire.test"})
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	defer c.Close()
+	c := dialPlain(t, ctx, addr)
 
 	sender := uniqueSender("aio-refused")
 	rcpts := []string{"first@example.org", "refuse-me@example.org", "last@example.org"}
@@ -218,11 +206,7 @@ func TestAiosmtpdRefusedRecipient(t *testing.T) {
 func TestAiosmtpdBatch(t *testing.T) {
 	addr := mustEnv(t, "POSTWIRE_INTEROP_AIOSMTPD_PLAIN")
 	ctx := testContext(t)
-	c, err := session.Dial(ctx, addr, &session.Options{LocalName: "client.postwire.test"})
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	defer c.Close()
+	c := dialPlain(t, ctx, addr)
 	rcpts := []string{"batch@example.org"}
 	var envs []session.Envelope
 	var msgs []message
@@ -418,11 +402,7 @@ func TestAiosmtpdStartTLSAuth(t *testing.T) {
 		// A name the certificate does not hold is refused.
 		cfg := tlsConfig(t)
 		cfg.ServerName = "mail.example.org"
-		c2, err := session.Dial(ctx, addr, &session.Options{LocalName: "client.postwire.test"})
-		if err != nil {
-			t.Fatalf("Dial: %v", err)
-		}
-		defer c2.Close()
+		c2 := dialPlain(t, ctx, addr)
 		var he x509.HostnameError
 		if err := c2.StartTLS(ctx, cfg); !errors.As(err, &he) {
 			t.Errorf("StartTLS as mail.example.org: %v, want x509.HostnameError", err)
@@ -432,12 +412,8 @@ func TestAiosmtpdStartTLSAuth(t *testing.T) {
 	t.Run("UnknownCA", func(t *testing.T) {
 		// Without the test CA the certificate must be refused: postwire verifies by default.
 		ctx := testContext(t)
-		c, err := session.Dial(ctx, addr, &session.Options{LocalName: "client.postwire.test"})
-		if err != nil {
-			t.Fatalf("Dial: %v", err)
-		}
-		defer c.Close()
-		err = c.StartTLS(ctx, nil)
+		c := dialPlain(t, ctx, addr)
+		err := c.StartTLS(ctx, nil)
 		var ua x509.UnknownAuthorityError
 		var he *transport.HandshakeError
 		if !errors.As(err, &ua) || !errors.As(err, &he) {
@@ -486,11 +462,7 @@ func TestAiosmtpdSMTPS(t *testing.T) {
 func TestAiosmtpdBccRemoved(t *testing.T) {
 	addr := mustEnv(t, "POSTWIRE_INTEROP_AIOSMTPD_PLAIN")
 	ctx := testContext(t)
-	c, err := session.Dial(ctx, addr, &session.Options{LocalName: "client.postwire.test"})
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	defer c.Close()
+	c := dialPlain(t, ctx, addr)
 	sender := uniqueSender("aio-bcc")
 	raw := "From: <" + sender + ">\r\nTo: to@example.org\r\nCc: Carbon <cc@example.org>\r\n" +
 		"Bcc: hidden1@example.org,\r\n hidden2@example.org\r\nSubject: bcc\r\n\r\nbody\r\n"

@@ -20,11 +20,7 @@ import (
 func TestAiosmtpdCommands(t *testing.T) {
 	addr := mustEnv(t, "POSTWIRE_INTEROP_AIOSMTPD_PLAIN")
 	ctx := testContext(t)
-	c, err := session.Dial(ctx, addr, &session.Options{LocalName: "client.postwire.test"})
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	defer c.Close()
+	c := dialPlain(t, ctx, addr)
 	if got := c.Greeting(); got.Code != 220 || !strings.Contains(got.Text(), "aiosmtpd.interop") {
 		t.Errorf("Greeting() = %v", got)
 	}
@@ -113,12 +109,8 @@ func (l *lines) Read(p []byte) (int, error) {
 func TestAiosmtpdSizeLimit(t *testing.T) {
 	addr := mustEnv(t, "POSTWIRE_INTEROP_AIOSMTPD_PLAIN")
 	ctx := testContext(t)
-	c, err := session.Dial(ctx, addr, &session.Options{LocalName: "client.postwire.test"})
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	defer c.Close()
-	_, err = c.SendMail(ctx, uniqueSender("aio-declared-too-big"), []string{"big@example.org"},
+	c := dialPlain(t, ctx, addr)
+	_, err := c.SendMail(ctx, uniqueSender("aio-declared-too-big"), []string{"big@example.org"},
 		strings.NewReader("small\r\n"), &session.SendOptions{Size: 40 << 20})
 	if !errors.Is(err, session.ErrMessageTooLarge) {
 		t.Errorf("declared 40 MiB: %v, want ErrMessageTooLarge", err)
@@ -256,11 +248,7 @@ func TestDovecotSmallChunks(t *testing.T) {
 func TestAiosmtpdEdges(t *testing.T) {
 	addr := mustEnv(t, "POSTWIRE_INTEROP_AIOSMTPD_PLAIN")
 	ctx := testContext(t)
-	c, err := session.Dial(ctx, addr, &session.Options{LocalName: "client.postwire.test"})
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	defer c.Close()
+	c := dialPlain(t, ctx, addr)
 
 	for _, to := range []string{`"quoted@local"@example.org`, `user@[127.0.0.1]`, `postmaster`, `UPPER.case+tag@Example.ORG`} {
 		sender := uniqueSender("aio-addr")

@@ -150,14 +150,10 @@ func (r *failingReader) Read(p []byte) (int, error) {
 func TestBodyReaderFails(t *testing.T) {
 	t.Run("DATA/aiosmtpd", func(t *testing.T) {
 		ctx := testContext(t)
-		c, err := session.Dial(ctx, mustEnv(t, "POSTWIRE_INTEROP_AIOSMTPD_PLAIN"), &session.Options{LocalName: "client.postwire.test"})
-		if err != nil {
-			t.Fatalf("Dial: %v", err)
-		}
-		defer c.Close()
+		c := dialPlain(t, ctx, mustEnv(t, "POSTWIRE_INTEROP_AIOSMTPD_PLAIN"))
 		sender := uniqueSender("aio-broken-body")
 		raw := largeBody(header("\r\n", sender, []string{"x@example.org"}, "broken"), 3<<20)
-		_, err = c.SendMail(ctx, sender, []string{"x@example.org"}, &failingReader{b: raw, n: 1 << 20, err: errBodyBroke}, nil)
+		_, err := c.SendMail(ctx, sender, []string{"x@example.org"}, &failingReader{b: raw, n: 1 << 20, err: errBodyBroke}, nil)
 		if !errors.Is(err, errBodyBroke) || errors.Is(err, session.ErrDeliveryUnknown) {
 			t.Errorf("SendMail: %v, want the reader's error", err)
 		}
@@ -200,16 +196,12 @@ func TestBodyReaderFails(t *testing.T) {
 // delivery (the final dot never left), and the client is closed.
 func TestContextCancelMidBody(t *testing.T) {
 	ctx := testContext(t)
-	c, err := session.Dial(ctx, mustEnv(t, "POSTWIRE_INTEROP_AIOSMTPD_PLAIN"), &session.Options{LocalName: "client.postwire.test"})
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	defer c.Close()
+	c := dialPlain(t, ctx, mustEnv(t, "POSTWIRE_INTEROP_AIOSMTPD_PLAIN"))
 	sendCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sender := uniqueSender("aio-cancelled")
 	raw := largeBody(header("\r\n", sender, []string{"x@example.org"}, "cancelled"), 3<<20)
-	_, err = c.SendMail(sendCtx, sender, []string{"x@example.org"}, &failingReader{b: raw, n: 1 << 20, after: cancel}, nil)
+	_, err := c.SendMail(sendCtx, sender, []string{"x@example.org"}, &failingReader{b: raw, n: 1 << 20, after: cancel}, nil)
 	if !errors.Is(err, context.Canceled) || errors.Is(err, session.ErrDeliveryUnknown) {
 		t.Errorf("SendMail: %v, want context.Canceled", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/postwire/postwire/session"
 )
 
 // mustEnv returns the environment variable run.sh sets, failing the test when it is missing.
@@ -187,4 +188,16 @@ func (l *lineLog) All() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]string(nil), l.lines...)
+}
+
+// dialPlain connects to an SMTP server at addr with the tests' EHLO name and
+// no TLS; the client is closed when the test ends.
+func dialPlain(t testing.TB, ctx context.Context, addr string) *session.Client {
+	t.Helper()
+	c, err := session.Dial(ctx, addr, &session.Options{LocalName: "client.postwire.test"})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
