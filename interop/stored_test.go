@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -159,14 +158,8 @@ func dovecotStored(t testing.TB, user, sender, rcpt string) []byte {
 		}
 	}
 	received := strings.Join(strings.Fields(string(rest[:end])), " ")
-	pattern := `^Received: from \S+( \(\[127\.0\.0\.1\]\))? by dovecot\.interop with LMTP id \S+ ` +
-		`\(envelope-from <` + regexp.QuoteMeta(sender) + `>\)`
-	if rcpt != "" {
-		pattern += ` for <` + regexp.QuoteMeta(rcpt) + `>`
-	}
-	pattern += `; \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}( \(\w+\))?$`
-	if !regexp.MustCompile(pattern).MatchString(received) {
-		t.Errorf("Dovecot message for %s: Received header %q does not match %q", user, received, pattern)
+	if re := dovecotReceived(sender, rcpt); !re.MatchString(received) {
+		t.Errorf("Dovecot message for %s: Received header %q does not match %q", user, received, re)
 	}
 	return rest[end:]
 }
@@ -250,14 +243,8 @@ func sinkStored(t testing.TB, name, sender string) sinkRecord {
 		end += i + 1
 	}
 	r.Received = string(rest[:end])
-	pattern := `^Received: from \S+ \(\[127\.0\.0\.1\]\)\n\tby smtp-sink\.interop \(smtp-sink\) with ` +
-		r.ClientProto + ` id [0-9a-f]+;\n\t\w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4} \(\w+\)\n$`
-	if r.ClientAddr != "127.0.0.1" { // a Unix socket client has no IP address
-		pattern = `^Received: from \S+ \(\[[^\]\n]*\]\)\n\tby smtp-sink\.interop \(smtp-sink\) with ` +
-			r.ClientProto + ` id [0-9a-f]+;\n\t[^\n]+\n$`
-	}
-	if !regexp.MustCompile(pattern).MatchString(r.Received) {
-		t.Errorf("smtp-sink dump from %s: Received header %q does not match %q", sender, r.Received, pattern)
+	if re := sinkReceived(r.ClientProto, r.ClientAddr == "127.0.0.1"); !re.MatchString(r.Received) {
+		t.Errorf("smtp-sink dump from %s: Received header %q does not match %q", sender, r.Received, re)
 	}
 	r.Message = bytes.TrimSuffix(rest[end:], []byte("\n"))
 	return r

@@ -30,6 +30,11 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
+# The servers write dates and messages; pin their zone and locale so that what they write,
+# and so what the tests must accept, does not depend on the machine (the Received-header
+# patterns in interop/received_test.go still accept any numeric zone).
+export TZ=UTC LC_ALL=C.UTF-8
+
 t0=$(date +%s)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/postwire-interop.XXXXXX")
 chmod 755 "$WORK" # the mail user (nobody) must reach its Maildir below
