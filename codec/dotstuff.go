@@ -18,16 +18,57 @@ import (
 //
 // The zero value is ready to use and stands at the start of a line.
 // A StuffState must not be used by several goroutines at once.
-type StuffState struct {
-	midLine   bool // the last byte emitted was not the LF of a CRLF
-	pendingCR bool // the last input byte was a CR not yet emitted
-}
+type StuffState struct{ l lineState }
 
 // Append dot-stuffs p and appends the result to dst, returning the extended
 // slice. A CR at the end of p is held until the next call, where it may pair
 // with a leading LF; AppendEnd flushes it. Append never fails; it grows dst
 // at most by 2*len(p)+2 bytes.
-func (s *StuffState) Append(dst, p []byte) []byte {
+func (s *StuffState) Append(dst, p []byte) []byte { return s.l.append(dst, p, true) }
+
+// AppendEnd finishes the body: it flushes a held CR as CRLF, adds a CRLF if
+// the body did not end with one, then appends the terminator ".\r\n". An
+// empty body yields just ".\r\n". Afterwards s is the zero value again, ready
+// for the next body.
+func (s *StuffState) AppendEnd(dst []byte) []byte {
+	return append(s.l.appendEnd(dst), '.', '\r', '\n')
+}
+
+// CRLFState is the line-ending half of StuffState, for BDAT (RFC 3030),
+// whose chunks are not dot-stuffed: every bare CR and bare LF becomes
+// CRLF, CRLF stays, and a non-empty message that does not end with a line
+// ending gets one, so DATA and BDAT transmit the same message. It is the
+// same code as StuffState's, without the dots. The zero value is ready.
+type CRLFState struct{ l lineState }
+
+// Append normalises p and appends the result to dst. A CR at the end of p
+// is held until the next call (it may pair with an LF); AppendEnd
+// flushes it.
+func (s *CRLFState) Append(dst, p []byte) []byte { return s.l.append(dst, p, false) }
+
+// AppendEnd finishes the message: a held CR, or a missing final line
+// ending, becomes CRLF. Afterwards s is the zero value again.
+func (s *CRLFState) AppendEnd(dst []byte) []byte { return s.l.appendEnd(dst) }
+
+// lineState is the one implementation of the line-ending rule, with
+// dot-stuffing (DATA) or without (BDAT).
+type lineState struct {
+	midLine   bool // the last byte emitted was not the LF of a CRLF
+	pendingCR bool // the last input byte was a CR not yet emitted
+}
+
+// appendEnd emits a held CR, or ends an unfinished last line, as CRLF,
+// and resets s.
+func (s *lineState) appendEnd(dst []byte) []byte {
+	if s.pendingCR || s.midLine {
+		dst = append(dst, '\r', '\n')
+	}
+	*s = lineState{}
+	return dst
+}
+
+// append normalises (and with dots, dot-stuffs) p onto dst.
+func (s *lineState) append(dst, p []byte, dots bool) []byte {
 	if len(p) == 0 {
 		return dst
 	}
@@ -48,11 +89,11 @@ func (s *StuffState) Append(dst, p []byte) []byte {
 		body = p[:len(p)-1]
 	}
 	mark, saved := len(dst), *s
-	dst, ok := s.appendFast(dst, body)
+	dst, ok := s.appendFast(dst, body, dots)
 	if !ok {
 		// body holds a bare CR: start again on the careful path.
 		dst, *s = dst[:mark], saved
-		dst = s.appendSlow(dst, body)
+		dst = s.appendSlow(dst, body, dots)
 	}
 	if trailingCR {
 		s.pendingCR = true
@@ -64,7 +105,7 @@ func (s *StuffState) Append(dst, p []byte) []byte {
 // no bare CR; it repairs bare LFs and doubles leading dots, copying clean
 // runs of lines in one piece. It reports false (with dst partly written)
 // when the assumption fails.
-func (s *StuffState) appendFast(dst, body []byte) ([]byte, bool) {
+func (s *lineState) appendFast(dst, body []byte, dots bool) ([]byte, bool) {
 	if len(body) == 0 {
 		return dst, true
 	}
@@ -73,7 +114,7 @@ func (s *StuffState) appendFast(dst, body []byte) ([]byte, bool) {
 		dst = growSlice(dst, len(body)+len(body)>>6+4)
 	}
 	run := 0 // body[run:i] is clean and not yet copied
-	if !s.midLine && body[0] == '.' {
+	if dots && !s.midLine && body[0] == '.' {
 		dst = append(dst, '.')
 	}
 	pairs := 0
@@ -91,7 +132,7 @@ func (s *StuffState) appendFast(dst, body []byte) ([]byte, bool) {
 			for q := end + lineLen - 1; q < limit && body[q] == '\n' && body[q-1] == '\r'; q += lineLen {
 				k++
 				end = q + 1
-				if end < len(body) && body[end] == '.' {
+				if dots && end < len(body) && body[end] == '.' {
 					break
 				}
 			}
@@ -100,7 +141,7 @@ func (s *StuffState) appendFast(dst, body []byte) ([]byte, bool) {
 				if bytes.Count(span, lfBytes) == k && bytes.Count(span, crBytes) == k {
 					pairs += k
 					i = end
-					if i < len(body) && body[i] == '.' {
+					if dots && i < len(body) && body[i] == '.' {
 						dst = append(dst, body[run:i]...)
 						dst = append(dst, '.')
 						run = i
@@ -128,7 +169,7 @@ func (s *StuffState) appendFast(dst, body []byte) ([]byte, bool) {
 			lineLen, sameLen = n, 0
 		}
 		i = j + 1
-		if i < len(body) && body[i] == '.' {
+		if dots && i < len(body) && body[i] == '.' {
 			dst = append(dst, body[run:i]...)
 			dst = append(dst, '.')
 			run = i
@@ -143,9 +184,9 @@ func (s *StuffState) appendFast(dst, body []byte) ([]byte, bool) {
 }
 
 // appendSlow stuffs body (which must not end with a CR) handling bare CRs.
-func (s *StuffState) appendSlow(dst, body []byte) []byte {
+func (s *lineState) appendSlow(dst, body []byte, dots bool) []byte {
 	for len(body) > 0 {
-		if !s.midLine && body[0] == '.' {
+		if dots && !s.midLine && body[0] == '.' {
 			dst = append(dst, '.')
 		}
 		k := bytes.IndexAny(body, "\r\n")
@@ -163,18 +204,6 @@ func (s *StuffState) appendSlow(dst, body []byte) []byte {
 		s.midLine = false
 	}
 	return dst
-}
-
-// AppendEnd finishes the body: it flushes a held CR as CRLF, adds a CRLF if
-// the body did not end with one, then appends the terminator ".\r\n". An
-// empty body yields just ".\r\n". Afterwards s is the zero value again, ready
-// for the next body.
-func (s *StuffState) AppendEnd(dst []byte) []byte {
-	if s.pendingCR || s.midLine {
-		dst = append(dst, '\r', '\n')
-	}
-	*s = StuffState{}
-	return append(dst, '.', '\r', '\n')
 }
 
 // AppendStuffed appends the whole dot-stuffed body, terminator included, to

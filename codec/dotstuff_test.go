@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"pgregory.net/rapid"
 
 	"github.com/postwire/postwire/codec"
@@ -64,7 +65,7 @@ func TestStuffStateAppend(t *testing.T) {
 			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
 				t.Errorf("Append+AppendEnd mismatch (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(codec.StuffState{}, s, cmp.AllowUnexported(codec.StuffState{})); diff != "" {
+			if diff := cmp.Diff(codec.StuffState{}, s, cmpopts.EquateComparable(codec.StuffState{})); diff != "" {
 				t.Errorf("state after AppendEnd is not the zero value (-want +got):\n%s", diff)
 			}
 		})

@@ -58,19 +58,6 @@ var (
 // CRLF and, when b is not empty, a final CRLF added if missing: the body as
 // AppendStuffed transmits it, before stuffing. The result never aliases b.
 func NormalizeLineEndings(b []byte) []byte {
-	out := make([]byte, 0, len(b)+len(b)/32+2)
-	for len(b) > 0 {
-		k := bytes.IndexAny(b, "\r\n")
-		if k < 0 {
-			out = append(out, b...)
-			return append(out, '\r', '\n')
-		}
-		out = append(out, b[:k]...)
-		out = append(out, '\r', '\n')
-		if b[k] == '\r' && k+1 < len(b) && b[k+1] == '\n' {
-			k++
-		}
-		b = b[k+1:]
-	}
-	return out
+	var s CRLFState
+	return s.AppendEnd(s.Append(make([]byte, 0, len(b)+len(b)/32+2), b))
 }
