@@ -19,7 +19,7 @@ func benchReply(b *testing.B, reply []byte) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(reply)))
 	for b.Loop() {
-		if err := c.Send(protocol.Noop()); err != nil {
+		if _, err := c.Send(protocol.Noop()); err != nil {
 			b.Fatal(err)
 		}
 		c.Advance(len(c.Outgoing()))
@@ -46,7 +46,7 @@ func BenchmarkEHLO(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(ehlo10)))
 	for b.Loop() {
-		if err := c.Send(protocol.Ehlo("client.example")); err != nil {
+		if _, err := c.Send(protocol.Ehlo("client.example")); err != nil {
 			b.Fatal(err)
 		}
 		c.Advance(len(c.Outgoing()))

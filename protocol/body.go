@@ -20,19 +20,18 @@ func (c *Client) SendBody(p []byte) error {
 // EndBody ends the DATA content: it completes the last line with CRLF if
 // needed, appends ".\r\n", and queues the pseudo-command VerbEndData, whose
 // reply (SMTP) or replies (LMTP: one per accepted recipient, in RCPT order,
-// Event.Rcpt naming each) say whether the message was accepted. With no
+// Event.Rcpt naming each, the last one Done) say whether the message was accepted. With no
 // SendBody call before it the message is empty (what RFC 2920 §3.1 asks
 // when 354 came although no recipient was accepted).
 //
 // Errors are those of SendBody.
-func (c *Client) EndBody() error {
+func (c *Client) EndBody() (Handle, error) {
 	if err := c.checkBody(VerbEndData); err != nil {
-		return err
+		return NoHandle, err
 	}
 	c.compactOut()
 	c.out = c.stuff.AppendEnd(c.out)
-	c.queue(Command{Verb: VerbEndData})
-	return nil
+	return c.record(Command{Verb: VerbEndData}), nil
 }
 
 func (c *Client) checkBody(v Verb) error {
@@ -55,14 +54,13 @@ func (c *Client) checkBody(v Verb) error {
 //
 // It returns a *UsageError when the chunk cannot be sent now (nothing is
 // queued), or the sticky *PeerError.
-func (c *Client) SendChunk(p []byte, last bool) error {
+func (c *Client) SendChunk(p []byte, last bool) (Handle, error) {
 	cmd := bdat(len(p), last)
 	if err := c.check(cmd); err != nil {
-		return err
+		return NoHandle, err
 	}
 	c.compactOut()
 	c.out = cmd.appendWire(c.out)
 	c.out = append(c.out, p...)
-	c.queue(cmd)
-	return nil
+	return c.record(cmd), nil
 }

@@ -53,12 +53,28 @@ func (k EventKind) String() string {
 // Event is one thing that happened on the server's side. It is a plain
 // value: tests can compare []Event with cmp.Diff.
 type Event struct {
-	Kind  EventKind
-	Cmd   Command // the command this reply answers (zero for the greeting and EventClosed)
-	Reply Reply   // zero for EventClosed
-	// Rcpt names the recipient an LMTP end-of-data reply is for (the
-	// replies come in RCPT order, one per accepted RCPT, duplicates kept).
-	Rcpt string
+	Kind EventKind
+	// Handle is the command this reply answers (NoHandle for the
+	// greeting, for a 421 no command asked for, and for EventClosed).
+	Handle Handle
+	Cmd    Command // the command this reply answers (zero when Handle is NoHandle)
+	Reply  Reply   // zero for EventClosed
+	// Done is true when the command is now fully answered: always, except
+	// for an LMTP end of data, which is fully answered by the reply to its
+	// last accepted recipient.
+	Done bool
+	// Rcpt names the recipient an LMTP end-of-data reply is for, and
+	// RcptHandle the RCPT that accepted it (the replies come in RCPT
+	// order, one per accepted RCPT, duplicates kept).
+	Rcpt       string
+	RcptHandle Handle
+	// Challenge is, for a 3xx reply to AUTH or to an AUTH response, the
+	// SASL challenge base64-decoded (RFC 4954 §4; empty for "334 "), and
+	// ChallengeErr a *ChallengeError when the text is not base64. The
+	// caller decides: most mechanisms must cancel, LOGIN ignores its
+	// prompts.
+	Challenge    []byte
+	ChallengeErr error
 }
 
 // Client is one SMTP or LMTP conversation, client side, as a state
@@ -71,12 +87,24 @@ type Client struct {
 	state State // written only in state.go
 	base  State // state after the answered commands; written only in state.go
 
-	pending []pending // FIFO of commands waiting for replies: pending[head:]
-	head    int
+	// The ledger (ledger.go): commands not fully answered, oldest first,
+	// ledger[head:]; last is the newest Handle; writtenThrough the newest
+	// whose bytes were all written.
+	ledger         []entry
+	head           int
+	last           Handle
+	writtenThrough Handle
 
-	out    []byte // Outgoing() is out[outOff:]
-	outOff int
-	stuff  codec.StuffState
+	// Events matched on arrival, events[evHead:], for NextEvent; reported
+	// is the newest Handle whose last event NextEvent returned.
+	events   []Event
+	evHead   int
+	reported Handle
+
+	out     []byte // Outgoing() is out[outOff:]
+	outOff  int
+	written int64 // bytes written so far (Advance)
+	stuff   codec.StuffState
 
 	ext Extensions
 	err *PeerError
@@ -84,10 +112,15 @@ type Client struct {
 	eof            bool // ReceiveEOF was called
 	closedReported bool // EventClosed was returned
 
-	utf8Txn   bool     // the last MAIL sent carried SMTPUTF8
-	accepted  []string // RCPTs answered positively in the current transaction
-	lmtpRcpts []string // recipients owed an end-of-data reply (LMTP), nil when not started
-	lmtpNext  int      // index of the next one in lmtpRcpts
+	utf8Txn   bool   // the last MAIL sent carried SMTPUTF8
+	accepted  []rcpt // RCPTs answered positively in the current transaction
+	lmtpRcpts []rcpt // LMTP: the recipients owed end-of-data replies
+}
+
+// rcpt is an accepted recipient and the RCPT that named it.
+type rcpt struct {
+	addr string
+	h    Handle
 }
 
 // NewClient returns a Client in StateGreeting, waiting for the banner.
@@ -111,14 +144,18 @@ func (c *Client) Extensions() Extensions { return c.ext }
 // session picks its read time-out from it (RFC 5321 §4.5.3.2). While
 // waiting for the greeting it returns false; see State.
 func (c *Client) Awaiting() (Command, bool) {
-	if c.head == len(c.pending) {
-		return Command{}, false
+	if e, ok := c.oldest(); ok {
+		return e.cmd, true
 	}
-	return c.pending[c.head].cmd, true
+	return Command{}, false
 }
 
-// Pending returns the number of commands waiting for their replies.
-func (c *Client) Pending() int { return len(c.pending) - c.head }
+// Pending returns the number of commands not yet fully answered.
+func (c *Client) Pending() int { return len(c.ledger) - c.head }
+
+// Accepted returns the number of recipients accepted so far in the
+// current transaction (RCPTs answered positively since its MAIL).
+func (c *Client) Accepted() int { return len(c.accepted) }
 
 // Err returns the sticky *PeerError, or nil.
 func (c *Client) Err() error {
@@ -131,34 +168,36 @@ func (c *Client) Err() error {
 // Config returns the configuration in effect, defaults filled in.
 func (c *Client) Config() Config { return c.cfg }
 
-// Buffered returns the number of received bytes not yet consumed by
-// NextEvent. After NextEvent returned ErrNeedData it is at most
-// MaxLineLength × MaxReplyLines.
+// Buffered returns the number of received bytes not yet part of a
+// complete reply. It is at most MaxLineLength × MaxReplyLines.
 func (c *Client) Buffered() int { return c.p.buffered() }
 
-// Receive hands the Client bytes read from the server. It copies p and
-// parses nothing; call NextEvent until it returns ErrNeedData.
+// Receive hands the Client bytes read from the server and matches every
+// complete reply among them, at once, to the oldest command whose bytes
+// were all written (Advance) and that is not yet answered; NextEvent
+// returns the results. A complete reply with no such command is a
+// *PeerError with ErrUnsolicited (except a 421, which closes: RFC 5321
+// §3.8), so a reply can never be taken for the answer to a command queued
+// or written after it arrived.
 //
-// It returns the sticky *PeerError after a failure; a *PeerError with
-// ErrTLSInjection if p arrives between the 220 to STARTTLS and TLSDone;
-// and a *UsageError with ErrClosed after the conversation closed or after
+// A violation found in p (an unsolicited reply, a malformed one, bytes
+// after the 220 to STARTTLS: ErrTLSInjection) makes the Client fail:
+// NextEvent returns the events matched before it, then the sticky
+// *PeerError. Receive itself returns the *PeerError only when the Client
+// had failed before the call, and a *UsageError with ErrClosed after
 // ReceiveEOF.
 func (c *Client) Receive(p []byte) error {
 	if c.err != nil {
 		return c.err
 	}
-	if c.state == StateClosed || c.eof {
+	if c.eof {
 		return &UsageError{State: c.state, Err: ErrClosed}
 	}
 	if len(p) == 0 {
 		return nil
 	}
-	off := c.p.off + int64(len(c.p.buf))
 	c.p.feed(p)
-	if c.state == StateTLS {
-		_, err := c.fail(off, ErrTLSInjection)
-		return err
-	}
+	c.match()
 	return nil
 }
 
@@ -168,57 +207,46 @@ func (c *Client) Receive(p []byte) error {
 // a *PeerError with ErrUnexpectedClose.
 func (c *Client) ReceiveEOF() { c.eof = true }
 
-// NextEvent parses the next complete event from the received bytes.
+// NextEvent returns the next event matched by Receive.
 //
-// It returns ErrNeedData when the buffered bytes do not hold a whole
-// reply yet: read more, call Receive, and call NextEvent again. It
-// returns a *PeerError when the server broke the protocol; that error is
-// sticky. In StateClosed it returns ErrNeedData until ReceiveEOF, then
-// EventClosed once, then a *UsageError with ErrClosed. NextEvent never blocks, and
+// It returns ErrNeedData when none is ready: read more, call Receive, and
+// call NextEvent again. It returns the sticky *PeerError once the server
+// broke the protocol (the events matched before the violation are not
+// returned: nothing the server said in the same breath is trusted). In
+// StateClosed it returns ErrNeedData until ReceiveEOF, then EventClosed
+// once, then a *UsageError with ErrClosed. NextEvent never blocks, and
 // its results do not depend on how the input was split across Receive
 // calls.
 func (c *Client) NextEvent() (Event, error) {
+	if c.evHead < len(c.events) {
+		ev := c.events[c.evHead]
+		c.events[c.evHead] = Event{}
+		c.evHead++
+		if ev.Done && ev.Handle > c.reported {
+			c.reported = ev.Handle
+		}
+		return ev, nil
+	}
 	if c.err != nil {
 		return Event{}, c.err
 	}
-	switch c.state {
-	case StateClosed:
-		c.p.discard() // whatever followed the 221/421
-		switch {
-		case !c.eof:
-			return Event{}, ErrNeedData // until the peer closes
-		case !c.closedReported:
-			c.closedReported = true
-			return Event{Kind: EventClosed}, nil
-		}
+	if !c.eof {
+		return Event{}, ErrNeedData
+	}
+	switch {
+	case c.state == StateClosed && c.closedReported:
 		return Event{}, &UsageError{State: c.state, Err: ErrClosed}
-	case StateTLS:
-		if c.p.inReply() {
-			return c.fail(c.p.offset(), ErrTLSInjection)
-		}
-		if c.eof {
-			return c.fail(c.p.offset(), ErrUnexpectedClose)
-		}
-		return Event{}, ErrNeedData
+	case c.state == StateClosed:
+		c.closedReported = true
+		return Event{Kind: EventClosed}, nil
 	}
-	off := c.p.offset()
-	r, ok, perr := c.p.next()
-	if perr != nil {
-		return c.fail(perr.off, perr.err)
-	}
-	if !ok {
-		if c.eof {
-			return c.onEOF()
-		}
-		return Event{}, ErrNeedData
-	}
-	return c.dispatch(r, off)
+	return c.onEOF()
 }
 
 // onEOF decides what an EOF means once every complete reply is consumed.
 func (c *Client) onEOF() (Event, error) {
 	end := c.p.off + int64(len(c.p.buf))
-	if c.p.inReply() {
+	if c.p.inReply() || c.state == StateTLS {
 		return c.fail(end, ErrUnexpectedClose)
 	}
 	if cmd, ok := c.Awaiting(); ok && cmd.Verb != VerbQuit || !ok && !cleanEOF[c.state] {
@@ -227,63 +255,6 @@ func (c *Client) onEOF() (Event, error) {
 	c.closeNow()
 	c.closedReported = true
 	return Event{Kind: EventClosed}, nil
-}
-
-// dispatch matches a reply to the oldest pending command.
-func (c *Client) dispatch(r Reply, off int64) (Event, error) {
-	if c.state == StateGreeting {
-		c.applyGreeting(r.Code)
-		return Event{Kind: EventGreeting, Reply: r}, nil
-	}
-	if c.head == len(c.pending) {
-		if c.applyUnasked(r.Code) {
-			return Event{Kind: EventReply, Reply: r}, nil
-		}
-		ev, err := c.fail(off, ErrUnsolicited)
-		c.err.Reply = r
-		return ev, err
-	}
-	h := c.pending[c.head]
-	ev := Event{Kind: EventReply, Cmd: h.cmd, Reply: r}
-	if c.cfg.LMTP && (h.op == op(VerbEndData) || h.op == opBdatLast) {
-		if c.lmtpRcpts == nil {
-			if _, ok := stepSend(c.base, h.op); ok && len(c.accepted) > 0 {
-				c.lmtpRcpts, c.accepted = c.accepted, nil
-			} else {
-				c.lmtpRcpts = []string{""} // nobody accepted: one reply, as in SMTP
-			}
-			c.lmtpNext = 0
-		}
-		ev.Rcpt = c.lmtpRcpts[c.lmtpNext]
-		c.lmtpNext++
-		if c.lmtpNext < len(c.lmtpRcpts) && r.Code != codeClosing {
-			return ev, nil // more recipients owed a reply
-		}
-		c.lmtpRcpts, c.lmtpNext = nil, 0
-	}
-	c.pop()
-	_, valid := stepSend(c.base, h.op)
-	switch h.op {
-	case op(VerbRcpt):
-		if valid && r.Positive() {
-			c.accepted = append(c.accepted, h.cmd.Arg)
-		}
-	case op(VerbMail), op(VerbRset), op(VerbEhlo), op(VerbHelo), op(VerbLhlo), op(VerbEndData), opBdatLast:
-		c.accepted = c.accepted[:0]
-	}
-	if r.Positive() {
-		switch h.op {
-		case op(VerbEhlo), op(VerbLhlo):
-			c.ext = parseExtensions(r.Lines)
-		case op(VerbHelo), op(VerbStartTLS):
-			c.ext = Extensions{}
-		}
-	}
-	c.applyReply(h.op, r.Code)
-	if h.op == op(VerbStartTLS) && c.state == StateTLS {
-		ev.Kind = EventStartTLS
-	}
-	return ev, nil
 }
 
 // fail records a *PeerError; it is sticky.
@@ -304,7 +275,8 @@ func (c *Client) checkOpen(v Verb) error {
 	return nil
 }
 
-// Send validates cmd and appends its wire form to the outgoing bytes.
+// Send validates cmd, appends its wire form to the outgoing bytes and
+// returns the Handle that its reply's Event will carry.
 //
 // The checks, in order: the conversation is open (ErrClosed, or the sticky
 // *PeerError); the arguments are safe (ErrLineBreak, ErrInvalidArgument;
@@ -319,17 +291,16 @@ func (c *Client) checkOpen(v Verb) error {
 //
 // A non-ASCII RCPT address is refused unless the MAIL of the transaction
 // carried the SMTPUTF8 parameter.
-func (c *Client) Send(cmd Command) error {
+func (c *Client) Send(cmd Command) (Handle, error) {
 	if err := c.Check(cmd); err != nil {
-		return err
+		return NoHandle, err
 	}
 	if cmd.Verb == VerbMail {
 		c.utf8Txn = hasParam(cmd.Params, "SMTPUTF8")
 	}
 	c.compactOut()
 	c.out = cmd.appendWire(c.out)
-	c.queue(cmd)
-	return nil
+	return c.record(cmd), nil
 }
 
 // Check returns what Send(cmd) would return, without queuing anything.
@@ -352,7 +323,7 @@ func (c *Client) check(cmd Command) error {
 	if err := cmd.validate(); err != nil {
 		return usage(err)
 	}
-	if cmd.Verb == VerbRcpt && !isASCII(cmd.Arg) && !c.utf8Txn {
+	if cmd.Verb == VerbRcpt && !codec.IsASCII(cmd.Arg) && !c.utf8Txn {
 		return usage(invalidArg("non-ASCII forward-path needs SMTPUTF8 on MAIL"))
 	}
 	if c.mustWait() {
@@ -362,23 +333,19 @@ func (c *Client) check(cmd Command) error {
 	if _, ok := stepSend(c.state, o); !ok || !modeAllows(c.cfg.LMTP, o) {
 		return usage(ErrInvalidState)
 	}
-	if err := c.ext.permits(cmd); err != nil {
+	if err := c.ext.Permits(cmd); err != nil {
 		return usage(err)
 	}
 	return nil
 }
 
-// queue records a command whose bytes are in c.out.
-func (c *Client) queue(cmd Command) {
-	c.push(cmd)
-	c.applySend(opOf(cmd))
-}
-
 // TLSDone tells the Client that the TLS handshake after EventStartTLS
 // finished. The state becomes StateHello (send EHLO or LHLO again, RFC
-// 3207 §4.2) and the extensions are forgotten. Bytes received since the
-// 220 make it fail with a *PeerError wrapping ErrTLSInjection. Outside
-// StateTLS it returns a *UsageError with ErrInvalidState.
+// 3207 §4.2) and the extensions are forgotten. Bytes received after the
+// 220 (an injection, the CVE-2011-0411 class) make it fail with a
+// *PeerError wrapping ErrTLSInjection: call it, and check its error,
+// before anything read on the TLS connection is trusted. Outside StateTLS
+// it returns a *UsageError with ErrInvalidState.
 func (c *Client) TLSDone() error {
 	if err := c.checkOpen(VerbStartTLS); err != nil {
 		return err
@@ -397,13 +364,30 @@ func (c *Client) TLSDone() error {
 
 // Outgoing returns the bytes queued for the server. The slice is valid
 // until the next call that queues something; write it, then call Advance.
-func (c *Client) Outgoing() []byte { return c.out[c.outOff:] }
+// After a *PeerError or once closed it is empty: nothing is sent to a
+// server that broke the protocol or said goodbye (a 421 no command asked
+// for also drops the commands queued and not yet written).
+func (c *Client) Outgoing() []byte {
+	if c.err != nil || c.state == StateClosed {
+		return nil
+	}
+	return c.out[c.outOff:]
+}
 
 // Advance records that the first n bytes of Outgoing were written. n is
-// clamped to [0, len(Outgoing())].
+// clamped to [0, len(Outgoing())]. Only written commands can be answered
+// (see Receive).
 func (c *Client) Advance(n int) {
-	n = max(0, min(n, len(c.out)-c.outOff))
+	n = max(0, min(n, len(c.Outgoing())))
 	c.outOff += n
+	c.written += int64(n)
+	i := c.head // the first entry not known to be written; handles are consecutive
+	if i < len(c.ledger) && c.writtenThrough >= c.ledger[i].h {
+		i += int(c.writtenThrough-c.ledger[i].h) + 1
+	}
+	for ; i < len(c.ledger) && c.ledger[i].end <= c.written; i++ {
+		c.writtenThrough = c.ledger[i].h
+	}
 	if c.outOff == len(c.out) {
 		c.outOff = 0
 		if cap(c.out) > 1<<18 {

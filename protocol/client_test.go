@@ -50,18 +50,19 @@ func play(c *protocol.Client, steps ...step) result {
 		var err error
 		switch {
 		case s.send != nil:
-			err = c.Send(*s.send)
+			_, err = c.Send(*s.send)
 		case s.body != "":
 			err = c.SendBody([]byte(s.body))
 		case s.endBody:
-			err = c.EndBody()
+			_, err = c.EndBody()
 		case s.chunk != nil:
-			err = c.SendChunk([]byte(s.chunk.data), s.chunk.last)
+			_, err = c.SendChunk([]byte(s.chunk.data), s.chunk.last)
 		case s.tlsDone:
 			err = c.TLSDone()
 		case s.eof:
 			c.ReceiveEOF()
 		default:
+			r.Wire += out(c) // written before the reply is read
 			err = c.Receive([]byte(s.recv))
 		}
 		r.Wire += out(c)
@@ -129,7 +130,7 @@ func TestSimpleTransaction(t *testing.T) {
 	checkResult(t, want, got)
 	// Nothing can be sent after Closed.
 	for _, cmd := range []protocol.Command{protocol.Noop(), ehlo, quit} {
-		if err := c.Send(cmd); !errors.Is(err, protocol.ErrClosed) {
+		if _, err := c.Send(cmd); !errors.Is(err, protocol.ErrClosed) {
 			t.Errorf("Send(%v) after close: %v", cmd, err)
 		}
 	}
@@ -301,7 +302,7 @@ func TestBDATNeedsChunking(t *testing.T) {
 	mustSend(t, c, mail("a@b.example"))
 	mustSend(t, c, rcpt("c@d.example"))
 	before := snap(c)
-	if err := c.SendChunk([]byte("x"), true); !errors.Is(err, protocol.ErrNotAdvertised) {
+	if _, err := c.SendChunk([]byte("x"), true); !errors.Is(err, protocol.ErrNotAdvertised) {
 		t.Fatalf("SendChunk without CHUNKING: %v", err)
 	}
 	if diff := cmp.Diff(before, snap(c)); diff != "" {
@@ -418,8 +419,8 @@ func TestAuth(t *testing.T) {
 	want := result{
 		Wire: "AUTH LOGIN\r\ndXNlcg==\r\ncGFzcw==\r\nMAIL FROM:<a@b.example>\r\n",
 		Events: []protocol.Event{
-			ok(auth, 334, "VXNlcm5hbWU6"),
-			ok(protocol.AuthResponse([]byte("user")), 334, "UGFzc3dvcmQ6"),
+			challengeEv(ok(auth, 334, "VXNlcm5hbWU6"), "Username:"),
+			challengeEv(ok(protocol.AuthResponse([]byte("user")), 334, "UGFzc3dvcmQ6"), "Password:"),
 			replyEv(protocol.AuthResponse([]byte("pass")), protocol.Reply{Code: 235, Enhanced: protocol.EnhancedCode{Class: 2, Subject: 7}, Lines: []string{"Authentication successful"}}),
 		},
 		State: protocol.StateMail,
@@ -474,7 +475,7 @@ func Test421Closes(t *testing.T) {
 			if c.Pending() != 0 {
 				t.Errorf("Pending() = %d after 421", c.Pending())
 			}
-			if err := c.Send(quit); !errors.Is(err, protocol.ErrClosed) || len(c.Outgoing()) != 0 {
+			if _, err := c.Send(quit); !errors.Is(err, protocol.ErrClosed) || len(c.Outgoing()) != 0 {
 				t.Errorf("Send after 421: %v, outgoing %q", err, c.Outgoing())
 			}
 			// The peer's EOF is then reported once.
@@ -560,7 +561,7 @@ func TestUnsolicited(t *testing.T) {
 	if !errors.Is(got.Err, protocol.ErrUnsolicited) || got.State != protocol.StateFailed {
 		t.Fatalf("got %v in %v", got.Err, got.State)
 	}
-	if err := c.Send(protocol.Noop()); err != got.Err {
+	if _, err := c.Send(protocol.Noop()); err != got.Err {
 		t.Errorf("Send after failure = %v, want the sticky error", err)
 	}
 	if err := c.Receive([]byte("x")); err != got.Err {
@@ -577,7 +578,7 @@ func TestStateRefusals(t *testing.T) {
 	if err := c.SendBody([]byte("x")); !errors.Is(err, protocol.ErrInvalidState) {
 		t.Errorf("SendBody in Hello: %v", err)
 	}
-	if err := c.EndBody(); !errors.Is(err, protocol.ErrInvalidState) {
+	if _, err := c.EndBody(); !errors.Is(err, protocol.ErrInvalidState) {
 		t.Errorf("EndBody in Hello: %v", err)
 	}
 	mustSend(t, c, ehlo)
@@ -585,7 +586,7 @@ func TestStateRefusals(t *testing.T) {
 	sendRefused(t, c, rcpt("c@d.example"), protocol.ErrInvalidState)
 	sendRefused(t, c, protocol.StartTLS(), protocol.ErrNotAdvertised)
 	var ue *protocol.UsageError
-	err := c.Send(data)
+	_, err := c.Send(data)
 	if !errors.As(err, &ue) || ue.Verb != protocol.VerbData || ue.State != protocol.StateReady {
 		t.Errorf("UsageError = %+v", ue)
 	}
@@ -612,4 +613,10 @@ func TestConfigDefaults(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
+}
+
+// challengeEv is ev with its decoded SASL challenge.
+func challengeEv(ev protocol.Event, decoded string) protocol.Event {
+	ev.Challenge = []byte(decoded)
+	return ev
 }

@@ -160,8 +160,9 @@ func bdat(n int, last bool) Command {
 	return c
 }
 
-// last reports whether a BDAT command carries LAST.
-func (c Command) last() bool {
+// Last reports whether c is a BDAT command carrying LAST: the end of the
+// message, whose reply (LMTP: replies) says whether it was accepted.
+func (c Command) Last() bool {
 	return c.Verb == VerbBdat && len(c.Params) == 1 && strings.EqualFold(c.Params[0].Key, "LAST")
 }
 
@@ -182,6 +183,11 @@ func (c Command) AppendWire(b []byte) ([]byte, error) {
 	}
 	return c.appendWire(b), nil
 }
+
+// Validate returns the error AppendWire would return, without encoding:
+// the checks of the command on its own (Client.Send adds those that
+// depend on the conversation).
+func (c Command) Validate() error { return c.validate() }
 
 // appendWire encodes a validated command.
 func (c Command) appendWire(b []byte) []byte {
@@ -218,7 +224,7 @@ func (c Command) appendWire(b []byte) []byte {
 	case VerbBdat:
 		b = append(b, "BDAT "...)
 		b = append(b, c.Arg...)
-		if c.last() {
+		if c.Last() {
 			b = append(b, " LAST"...)
 		}
 	default:

@@ -145,7 +145,7 @@ func snap(c *protocol.Client) snapshot {
 func sendRefused(t *testing.T, c *protocol.Client, cmd protocol.Command, want error) {
 	t.Helper()
 	before := snap(c)
-	err := c.Send(cmd)
+	_, err := c.Send(cmd)
 	var ue *protocol.UsageError
 	if !errors.As(err, &ue) {
 		t.Fatalf("Send(%v) = %v, want *UsageError", cmd, err)

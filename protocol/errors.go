@@ -107,6 +107,44 @@ func (e *UsageError) Error() string {
 // Unwrap returns the cause, for errors.Is.
 func (e *UsageError) Unwrap() error { return e.Err }
 
+// NotAdvertisedError is the cause of a *UsageError for a command or
+// parameter that needs an extension the server did not advertise. It
+// matches ErrNotAdvertised.
+type NotAdvertisedError struct {
+	Extension string // the EHLO keyword needed ("CHUNKING", "DSN", ...)
+	Param     string // the MAIL/RCPT parameter that needs it, "" for a command
+}
+
+func (e *NotAdvertisedError) Error() string {
+	if e.Param != "" {
+		return ErrNotAdvertised.Error() + ": parameter " + e.Param + " needs " + e.Extension
+	}
+	return ErrNotAdvertised.Error() + ": " + e.Extension
+}
+
+// Unwrap returns ErrNotAdvertised.
+func (e *NotAdvertisedError) Unwrap() error { return ErrNotAdvertised }
+
+// ChallengeError is Event.ChallengeErr: a 3xx reply during AUTH whose text
+// is not a base64 SASL challenge (RFC 4954 §4). It matches
+// ErrMalformedChallenge.
+type ChallengeError struct {
+	Text string // the reply text as received
+	Err  error  // the decoder's error
+}
+
+func (e *ChallengeError) Error() string {
+	return ErrMalformedChallenge.Error() + ": " + safe(e.Text) + ": " + e.Err.Error()
+}
+
+// Unwrap returns ErrMalformedChallenge and the decoder's error.
+func (e *ChallengeError) Unwrap() []error { return []error{ErrMalformedChallenge, e.Err} }
+
+// ErrMalformedChallenge: a 3xx reply to AUTH or an AUTH response whose text
+// is not base64. It is not a protocol failure by itself (LOGIN servers
+// send "334 Username:"), so it comes in Event.ChallengeErr.
+var ErrMalformedChallenge = errors.New("protocol: SASL challenge is not base64")
+
 // argError wraps a cause (and maybe an inner error, such as a codec
 // *AddressError) with a detail, keeping errors.Is and errors.As working.
 type argError struct {

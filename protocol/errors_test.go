@@ -29,7 +29,7 @@ func TestErrorMessages(t *testing.T) {
 	c := greeted(t, protocol.Config{})
 	mustSend(t, c, protocol.Ehlo("client.example"))
 	mustReceive(t, c, "250 mx\r\n")
-	err := c.Send(protocol.Mail("a<b"))
+	_, err := c.Send(protocol.Mail("a<b"))
 	var ue *protocol.UsageError
 	var ae *codec.AddressError
 	if !errors.As(err, &ue) || !errors.Is(err, protocol.ErrInvalidArgument) || !errors.As(err, &ae) {

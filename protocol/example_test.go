@@ -37,9 +37,9 @@ func Example_pipelining() {
 	c.Receive([]byte("220 mx.example ESMTP\r\n"))
 	c.NextEvent()
 	c.Send(protocol.Ehlo("client.example"))
+	c.Advance(len(c.Outgoing()))
 	c.Receive([]byte("250-mx.example\r\n250 PIPELINING\r\n"))
 	c.NextEvent()
-	c.Advance(len(c.Outgoing()))
 
 	// With PIPELINING the whole envelope goes in one write.
 	c.Send(protocol.Mail("alice@example.com"))
@@ -49,7 +49,8 @@ func Example_pipelining() {
 	fmt.Printf("%q\n", c.Outgoing())
 	c.Advance(len(c.Outgoing()))
 	// DATA ends the group: the next command waits for its reply.
-	fmt.Println(errors.Is(c.Send(protocol.Noop()), protocol.ErrMustWait), c.Pending())
+	_, err := c.Send(protocol.Noop())
+	fmt.Println(errors.Is(err, protocol.ErrMustWait), c.Pending())
 
 	// Each reply is matched to its command, in order.
 	c.Receive([]byte("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 unknown user\r\n354 go ahead\r\n"))
@@ -88,11 +89,13 @@ func ExampleClient_lmtp() {
 		{protocol.Data(), "354 go\r\n"},
 	} {
 		c.Send(step.cmd)
+		c.Advance(len(c.Outgoing())) // written: only then can it be answered
 		c.Receive([]byte(step.reply))
 		c.NextEvent()
 	}
 	c.SendBody([]byte("hello\r\n"))
 	c.EndBody()
+	c.Advance(len(c.Outgoing()))
 	c.Receive([]byte("250 2.0.0 saved\r\n452 4.2.2 over quota\r\n"))
 	for {
 		ev, err := c.NextEvent()

@@ -146,8 +146,10 @@ var paramExtension = map[string]string{
 	"MT-PRIORITY": "MT-PRIORITY",
 }
 
-// requiredFor returns the extension keyword that the parameter p needs.
-func requiredFor(p Param) string {
+// RequiredExtension returns the extension keyword that the MAIL or RCPT
+// parameter p needs (BODY=8BITMIME: 8BITMIME, NOTIFY: DSN, ...); a
+// parameter no RFC assigns elsewhere needs the extension of its own name.
+func RequiredExtension(p Param) string {
 	k := strings.ToUpper(p.Key)
 	if k == "BODY" && strings.EqualFold(p.Value, "BINARYMIME") {
 		return "BINARYMIME" // RFC 3030 §3
@@ -158,10 +160,12 @@ func requiredFor(p Param) string {
 	return k
 }
 
-// permits checks that the server advertised what cmd needs: STARTTLS,
+// Permits checks that the server advertised what cmd needs: STARTTLS,
 // AUTH, CHUNKING for BDAT, and the extension behind every MAIL and RCPT
-// parameter.
-func (e Extensions) permits(cmd Command) error {
+// parameter (RequiredExtension). It is the check Send makes, exported so
+// that a caller can refuse a whole transaction before its first command
+// goes out. The error is a *NotAdvertisedError.
+func (e Extensions) Permits(cmd Command) error {
 	need := ""
 	switch cmd.Verb {
 	case VerbStartTLS:
@@ -172,13 +176,13 @@ func (e Extensions) permits(cmd Command) error {
 		need = "CHUNKING"
 	case VerbMail, VerbRcpt:
 		for _, p := range cmd.Params {
-			if x := requiredFor(p); !e.Has(x) {
-				return &argError{"parameter " + p.Key + " needs " + x, ErrNotAdvertised, nil}
+			if x := RequiredExtension(p); !e.Has(x) {
+				return &NotAdvertisedError{Extension: x, Param: p.Key}
 			}
 		}
 	}
 	if need != "" && !e.Has(need) {
-		return &argError{cmd.Verb.String() + " needs " + need, ErrNotAdvertised, nil}
+		return &NotAdvertisedError{Extension: need}
 	}
 	return nil
 }

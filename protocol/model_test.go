@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"pgregory.net/rapid"
 
 	"github.com/postwire/postwire/codec"
@@ -22,6 +23,14 @@ import (
 type mcmd struct {
 	cmd  protocol.Command
 	last bool // BDAT LAST
+	h    protocol.Handle
+	end  int // len(wire) once its bytes are queued: written when written >= end
+}
+
+// mrcpt is an accepted recipient and the RCPT that named it.
+type mrcpt struct {
+	addr string
+	h    protocol.Handle
 }
 
 type model struct {
@@ -29,16 +38,22 @@ type model struct {
 	base     protocol.State // after every answered command
 	pending  []mcmd
 	ext      map[string]bool
-	accepted []string // RCPTs accepted in the current transaction
-	lmtpLeft []string // recipients still owed an end-of-data reply
+	accepted []mrcpt // RCPTs accepted in the current transaction
+	lmtpLeft []mrcpt // recipients still owed an end-of-data reply
+	lastH    protocol.Handle
 	utf8     bool
 	eof      bool
 	reported bool // EventClosed returned
 	failed   bool
 	wire     []byte // every byte queued
-	written  int
+	wtn      int    // of which written (Advance)
 	stuff    codec.StuffState
 }
+
+// modelOpts compare events with their ledger fields; the SASL challenge
+// decoding is checked in client_test.go.
+var modelOpts = []cmp.Option{cmpopts.EquateEmpty(), cmpopts.EquateErrors(),
+	cmpopts.IgnoreFields(protocol.Event{}, "Challenge", "ChallengeErr")}
 
 const (
 	maxLine  = 128
@@ -152,6 +167,24 @@ func afterReply(base protocol.State, c mcmd, code int) protocol.State {
 	return base
 }
 
+// queue records a command the client accepted; its bytes are in m.wire.
+func (m *model) queue(c mcmd) {
+	m.lastH++
+	c.h, c.end = m.lastH, len(m.wire)
+	m.pending = append(m.pending, c)
+}
+
+// written reports whether every byte of command h was written. Answered
+// commands were (a reply only answers written ones).
+func (m *model) written(h protocol.Handle) bool {
+	for _, p := range m.pending {
+		if p.h == h {
+			return p.end <= m.wtn
+		}
+	}
+	return h <= m.lastH
+}
+
 func (m *model) state() protocol.State {
 	if m.failed {
 		return protocol.StateFailed
@@ -254,13 +287,13 @@ func testClientModel(t *rapid.T) {
 		if want == nil && cmd.Verb == protocol.VerbAuthResponse && len(m.pending) > 0 {
 			want = protocol.ErrMustWait
 		}
-		err := c.Send(cmd)
+		_, err := c.Send(cmd)
 		checkErr(t, "Send("+cmd.String()+") in "+m.state().String(), want, err)
 		if err != nil {
 			return
 		}
 		m.wire, _ = cmd.AppendWire(m.wire)
-		m.pending = append(m.pending, mcmd{cmd: cmd})
+		m.queue(mcmd{cmd: cmd})
 	}
 	// deliver feeds b in random pieces and returns all events; the result
 	// must not depend on the chunking.
@@ -273,6 +306,13 @@ func testClientModel(t *rapid.T) {
 			}
 			b = b[n:]
 			got, err := drain(c)
+			for _, ev := range got {
+				// The invariant: a reply never answers a command that was
+				// not written in full when the reply arrived.
+				if ev.Handle != protocol.NoHandle && !m.written(ev.Handle) {
+					t.Fatalf("reply %v attributed to command %d (%v), not yet written", ev.Reply, ev.Handle, ev.Cmd)
+				}
+			}
 			evs = append(evs, got...)
 			if err != nil {
 				return evs, err
@@ -286,21 +326,22 @@ func testClientModel(t *rapid.T) {
 		r := protocol.Reply{Code: code, Lines: lines}
 		if m.base == protocol.StateGreeting {
 			m.base = afterReply(protocol.StateHello, mcmd{}, code)
-			return protocol.Event{Kind: protocol.EventGreeting, Reply: r}
+			return protocol.Event{Kind: protocol.EventGreeting, Reply: r, Done: true}
 		}
 		h := m.pending[0]
-		ev := protocol.Event{Kind: protocol.EventReply, Cmd: h.cmd, Reply: r}
+		ev := protocol.Event{Kind: protocol.EventReply, Handle: h.h, Cmd: h.cmd, Reply: r, Done: true}
 		_, valid := next(m.base, h.cmd.Verb, h.last)
 		if m.lmtp && (h.cmd.Verb == protocol.VerbEndData || h.last) {
 			if m.lmtpLeft == nil {
-				m.lmtpLeft = []string{""}
+				m.lmtpLeft = []mrcpt{{}}
 				if valid && len(m.accepted) > 0 {
 					m.lmtpLeft = m.accepted
 				}
 				m.accepted = nil
 			}
-			ev.Rcpt, m.lmtpLeft = m.lmtpLeft[0], m.lmtpLeft[1:]
+			ev.Rcpt, ev.RcptHandle, m.lmtpLeft = m.lmtpLeft[0].addr, m.lmtpLeft[0].h, m.lmtpLeft[1:]
 			if len(m.lmtpLeft) > 0 && code != 421 {
+				ev.Done = false
 				return ev
 			}
 			m.lmtpLeft = nil
@@ -309,7 +350,7 @@ func testClientModel(t *rapid.T) {
 		switch h.cmd.Verb {
 		case protocol.VerbRcpt:
 			if valid && code/100 == 2 {
-				m.accepted = append(m.accepted, h.cmd.Arg)
+				m.accepted = append(m.accepted, mrcpt{h.cmd.Arg, h.h})
 			}
 		case protocol.VerbMail, protocol.VerbRset, protocol.VerbEhlo, protocol.VerbHelo, protocol.VerbLhlo, protocol.VerbEndData:
 			m.accepted = nil
@@ -344,7 +385,7 @@ func testClientModel(t *rapid.T) {
 	}
 
 	// Before the greeting every command must wait.
-	checkErr(t, "Send before greeting", protocol.ErrMustWait, c.Send(protocol.Ehlo("client.example")))
+	checkErr(t, "Send before greeting", protocol.ErrMustWait, sendErr(c, protocol.Ehlo("client.example")))
 	greeting := 220
 	if rapid.IntRange(0, 9).Draw(t, "odd greeting") == 0 {
 		greeting = rapid.SampledFrom(codes).Draw(t, "greeting")
@@ -354,7 +395,7 @@ func testClientModel(t *rapid.T) {
 	if err != nil {
 		t.Fatalf("greeting: %v", err)
 	}
-	if diff := cmp.Diff(want, got, cmpOpts...); diff != "" {
+	if diff := cmp.Diff(want, got, modelOpts...); diff != "" {
 		t.Fatalf("greeting (-want +got):\n%s", diff)
 	}
 	actions := map[string]func(*rapid.T){
@@ -416,7 +457,7 @@ func testClientModel(t *rapid.T) {
 			}
 		},
 		"endbody": func(t *rapid.T) {
-			err := c.EndBody()
+			_, err := c.EndBody()
 			var want error
 			switch s := m.state(); {
 			case m.failed:
@@ -429,13 +470,13 @@ func testClientModel(t *rapid.T) {
 			checkErr(t, "EndBody in "+m.state().String(), want, err)
 			if err == nil {
 				m.wire = m.stuff.AppendEnd(m.wire)
-				m.pending = append(m.pending, mcmd{cmd: protocol.Command{Verb: protocol.VerbEndData}})
+				m.queue(mcmd{cmd: protocol.Command{Verb: protocol.VerbEndData}})
 			}
 		},
 		"bdat": func(t *rapid.T) {
 			p := rapid.StringMatching(`[a.\r\n]{0,12}`).Draw(t, "chunk")
 			last := rapid.Bool().Draw(t, "last")
-			err := c.SendChunk([]byte(p), last)
+			_, err := c.SendChunk([]byte(p), last)
 			checkErr(t, fmt.Sprintf("SendChunk(last=%v) in %v", last, m.state()), m.expect(protocol.VerbBdat, last), err)
 			if err == nil {
 				cmd := protocol.Command{Verb: protocol.VerbBdat, Arg: fmt.Sprint(len(p))}
@@ -445,7 +486,7 @@ func testClientModel(t *rapid.T) {
 					line += " LAST"
 				}
 				m.wire = append(m.wire, line+"\r\n"+p...)
-				m.pending = append(m.pending, mcmd{cmd: cmd, last: last})
+				m.queue(mcmd{cmd: cmd, last: last})
 			}
 		},
 		"tlsdone": func(t *rapid.T) {
@@ -468,33 +509,58 @@ func testClientModel(t *rapid.T) {
 			if m.state() != protocol.StateTLS || m.eof {
 				t.Skip("only between STARTTLS's 220 and TLSDone")
 			}
-			err := c.Receive([]byte("250 injected\r\n"))
-			if !errors.Is(err, protocol.ErrTLSInjection) {
-				t.Fatalf("inject: %v, want ErrTLSInjection", err)
+			if err := c.Receive([]byte("250 injected\r\n")); err != nil {
+				t.Fatalf("inject: Receive: %v", err)
+			}
+			if evs, err := drain(c); len(evs) > 0 || !errors.Is(err, protocol.ErrTLSInjection) {
+				t.Fatalf("inject: %v, %v; want ErrTLSInjection", evs, err)
 			}
 			m.failed = true
 		},
 		"vrfy": func(t *rapid.T) { send(t, protocol.Vrfy("postmaster")) },
 		"unasked421": func(t *rapid.T) {
-			if !canReceive() || len(m.pending) > 0 || m.base == protocol.StateGreeting {
+			if !canReceive() || len(m.pending) > 0 && m.written(m.pending[0].h) || m.base == protocol.StateGreeting {
 				t.Skip("a reply is owed, or none can arrive")
 			}
 			got, err := deliver(t, "421 4.4.2 idle too long\r\n")
 			want := []protocol.Event{{Kind: protocol.EventReply, Reply: protocol.Reply{Code: 421,
-				Enhanced: protocol.EnhancedCode{Class: 4, Subject: 4, Detail: 2}, Lines: []string{"idle too long"}}}}
-			if diff := cmp.Diff(want, got, cmpOpts...); diff != "" || err != nil {
+				Enhanced: protocol.EnhancedCode{Class: 4, Subject: 4, Detail: 2}, Lines: []string{"idle too long"}}, Done: true}}
+			if diff := cmp.Diff(want, got, modelOpts...); diff != "" || err != nil {
 				t.Fatalf("unasked 421: %v (-want +got):\n%s", err, diff)
 			}
-			m.base, m.lmtpLeft, m.accepted = protocol.StateClosed, nil, nil
+			m.base, m.pending, m.lmtpLeft, m.accepted = protocol.StateClosed, nil, nil, nil
+		},
+		// unsolicited: a reply when no written command awaits one (none
+		// pending, or the oldest not yet written: an early reply, such as
+		// "250 queued" right behind a 354). Never an answer: the sticky
+		// PeerError, with the reply kept.
+		"unsolicited": func(t *rapid.T) {
+			if !canReceive() || m.base == protocol.StateGreeting || len(m.pending) > 0 && m.written(m.pending[0].h) {
+				t.Skip("a written command awaits a reply")
+			}
+			code := rapid.SampledFrom(codes).Draw(t, "code")
+			if code == 421 {
+				t.Skip("421 may come unasked")
+			}
+			got, err := deliver(t, fmt.Sprintf("%d unasked\r\n", code))
+			var pe *protocol.PeerError
+			if len(got) > 0 || !errors.As(err, &pe) || !errors.Is(err, protocol.ErrUnsolicited) || pe.Reply.Code != code {
+				t.Fatalf("unsolicited %d with %d pending: %v, %v; want ErrUnsolicited keeping the reply", code, len(m.pending), got, err)
+			}
+			m.failed = true
 		},
 		"flush": func(t *rapid.T) {
-			n := rapid.IntRange(0, len(m.wire)-m.written).Draw(t, "written")
+			n := rapid.IntRange(0, len(m.wire)-m.wtn).Draw(t, "written")
 			c.Advance(n)
-			m.written += n
+			m.wtn += n
 		},
 		"reply": func(t *rapid.T) {
 			if !canReceive() || len(m.pending) == 0 && m.base != protocol.StateGreeting {
 				t.Skip("nothing to answer")
+			}
+			if len(m.pending) > 0 && !m.written(m.pending[0].h) {
+				c.Advance(len(m.wire) - m.wtn) // a server answers what it has read
+				m.wtn = len(m.wire)
 			}
 			code := rapid.SampledFrom(codes).Draw(t, "code")
 			if rapid.IntRange(0, 3).Draw(t, "likely") > 0 { // steer towards the happy path
@@ -522,7 +588,7 @@ func testClientModel(t *rapid.T) {
 			if err != nil {
 				t.Fatalf("reply %d: %v", code, err)
 			}
-			if diff := cmp.Diff(want, got, cmpOpts...); diff != "" {
+			if diff := cmp.Diff(want, got, modelOpts...); diff != "" {
 				t.Fatalf("reply %d (-want +got):\n%s", code, diff)
 			}
 		},
@@ -564,11 +630,26 @@ func testClientModel(t *rapid.T) {
 			if c.Pending() != pending || ok != (pending > 0) || ok && !cmp.Equal(cmd, m.pending[0].cmd, cmpOpts...) {
 				t.Fatalf("Awaiting() = %v, %v; Pending() = %d; model %d pending", cmd, ok, c.Pending(), len(m.pending))
 			}
-			if diff := cmp.Diff(string(m.wire[m.written:]), string(c.Outgoing())); diff != "" {
+			wantOut := string(m.wire[m.wtn:])
+			if m.failed || m.state() == protocol.StateClosed {
+				wantOut = "" // nothing more goes to a server that broke the protocol or closed
+			}
+			if diff := cmp.Diff(wantOut, string(c.Outgoing())); diff != "" {
 				t.Fatalf("Outgoing() differs from the accepted commands (-model +client):\n%s", diff)
 			}
 			if b := c.Buffered(); b > maxLine*maxLines {
 				t.Fatalf("Buffered() = %d", b)
+			}
+			for _, p := range m.pending {
+				if m.failed {
+					break
+				}
+				if c.Written(p.h) != m.written(p.h) || !c.Owed(p.h) {
+					t.Fatalf("command %d (%v): Written %v Owed %v, model written %v", p.h, p.cmd, c.Written(p.h), c.Owed(p.h), m.written(p.h))
+				}
+			}
+			if c.Last() != m.lastH {
+				t.Fatalf("Last() = %d, model %d", c.Last(), m.lastH)
 			}
 		},
 	}

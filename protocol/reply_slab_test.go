@@ -19,7 +19,7 @@ func TestRepliesKeptStayIntact(t *testing.T) {
 	var kept []protocol.Reply
 	var want [][]string
 	for i := range n {
-		if err := c.Send(protocol.Noop()); err != nil {
+		if _, err := c.Send(protocol.Noop()); err != nil {
 			t.Fatal(err)
 		}
 		c.Advance(len(c.Outgoing()))

@@ -95,7 +95,7 @@ func (o op) String() string {
 
 // opOf returns the table key of a command.
 func opOf(c Command) op {
-	if c.last() {
+	if c.Last() {
 		return opBdatLast
 	}
 	return op(c.Verb)
@@ -290,8 +290,8 @@ func stepSend(s State, o op) (State, bool) {
 // commands leave the state as it is.
 func (c *Client) fold() State {
 	s := c.base
-	for _, p := range c.pending[c.head:] {
-		s, _ = stepSend(s, p.op)
+	for _, e := range c.ledger[c.head:] {
+		s, _ = stepSend(s, e.op)
 	}
 	return s
 }
@@ -329,23 +329,11 @@ func (c *Client) applyGreeting(code int) {
 	c.state = c.fold()
 }
 
-// applyUnasked handles a reply while no command is pending: a 421 closes
-// (RFC 5321 §3.8: a server shutting down or timing out an idle client may
-// send it unasked, in any state, even in the middle of a message body);
-// anything else is ErrUnsolicited, which the caller reports (ok=false).
-func (c *Client) applyUnasked(code int) (ok bool) {
-	if code != codeClosing {
-		return false
-	}
-	c.closeNow()
-	return true
-}
-
 // closeNow: 221 to QUIT, 421 to anything, or a clean EOF. No reply is
 // owed any more.
 func (c *Client) closeNow() {
 	c.base, c.state = StateClosed, StateClosed
-	c.clearPending()
+	c.forget()
 }
 
 // applyTLSDone: the TLS handshake after STARTTLS finished. RFC 3207 §4.2:
@@ -357,5 +345,5 @@ func (c *Client) applyTLSDone() {
 // applyFailure makes the Client fail for good (a *PeerError).
 func (c *Client) applyFailure() {
 	c.base, c.state = StateFailed, StateFailed
-	c.clearPending()
+	c.forget()
 }

@@ -158,7 +158,7 @@ func replay(t *testing.T, tr transcript) (string, []protocol.Event) {
 		var err error
 		switch {
 		case c.State() == protocol.StateBody && l.text == ".":
-			err = c.EndBody()
+			_, err = c.EndBody()
 		case c.State() == protocol.StateBody:
 			text := strings.TrimPrefix(l.text, ".") // the transcript shows the stuffed line
 			err = c.SendBody([]byte(text + "\r\n"))
@@ -170,9 +170,9 @@ func replay(t *testing.T, tr transcript) (string, []protocol.Event) {
 				i++
 				data.WriteString(lines[i].text + "\r\n")
 			}
-			err = c.SendChunk([]byte(data.String()), len(f) == 3 && f[2] == "LAST")
+			_, err = c.SendChunk([]byte(data.String()), len(f) == 3 && f[2] == "LAST")
 		default:
-			err = c.Send(parseCommand(t, c, l.text))
+			_, err = c.Send(parseCommand(t, c, l.text))
 		}
 		if err != nil {
 			t.Fatalf("line %q: %v", l.text, err)

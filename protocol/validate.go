@@ -28,7 +28,7 @@ func (c Command) validate() error {
 	}
 	switch c.Verb {
 	case VerbHelo, VerbEhlo, VerbLhlo:
-		if c.Arg == "" || strings.IndexByte(c.Arg, ' ') >= 0 || !isASCII(c.Arg) {
+		if c.Arg == "" || strings.IndexByte(c.Arg, ' ') >= 0 || !codec.IsASCII(c.Arg) {
 			return invalidArg("hello needs one ASCII domain or address literal")
 		}
 		return noParams(c)
@@ -51,7 +51,7 @@ func (c Command) validate() error {
 		if err := checkParams(c.Params); err != nil {
 			return err
 		}
-		if !isASCII(c.Arg) && !hasParam(c.Params, "SMTPUTF8") {
+		if !codec.IsASCII(c.Arg) && !hasParam(c.Params, "SMTPUTF8") {
 			return invalidArg("non-ASCII reverse-path needs the SMTPUTF8 parameter")
 		}
 		return nil
@@ -74,7 +74,7 @@ func (c Command) validate() error {
 		if c.Arg == "" || len(c.Arg) > 18 || strings.Trim(c.Arg, "0123456789") != "" {
 			return invalidArg("BDAT size must be decimal")
 		}
-		if len(c.Params) > 1 || len(c.Params) == 1 && !c.last() || len(c.Params) == 1 && c.Params[0].Value != "" {
+		if len(c.Params) > 1 || len(c.Params) == 1 && !c.Last() || len(c.Params) == 1 && c.Params[0].Value != "" {
 			return invalidArg("BDAT takes only LAST")
 		}
 		return nil
@@ -174,5 +174,3 @@ func checkAddr(a string) error {
 	}
 	return nil
 }
-
-func isASCII(s string) bool { return codec.IsASCII(s) }

@@ -54,7 +54,7 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 			// the previous message's final reply comes before the next
 			// MAIL. A failure reaches the pending handlers and makes
 			// usable fail below.
-			_ = c.drain(ctx)
+			_ = c.await(ctx, c.pc.Last())
 		}
 		if err := c.usable(); err != nil {
 			t.fail(err)
@@ -68,7 +68,7 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 	}
 	// Read the replies still owed. A failure here has already been
 	// delivered to every pending command's handler by shutdown.
-	_ = c.drain(ctx)
+	_ = c.await(ctx, c.pc.Last())
 	for i, t := range txns {
 		out[i].Result, out[i].Err = t.finish()
 	}
@@ -80,12 +80,14 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 func (t *txn) run(ctx context.Context) {
 	c := t.c
 	pipelined := c.pipelining()
-	if err := c.queue(ctx, protocol.Mail(t.from, t.mailParams...), t.onMail); err != nil {
+	h, err := c.send(ctx, protocol.Mail(t.from, t.mailParams...), t.onMail)
+	if err != nil {
 		t.fail(err)
 		return
 	}
+	t.mail = h
 	if !pipelined {
-		if err := c.wait(ctx, &t.mailDone); err != nil {
+		if err := c.await(ctx, h); err != nil {
 			t.fail(err)
 			return
 		}
@@ -95,35 +97,34 @@ func (t *txn) run(ctx context.Context) {
 		}
 	}
 	for i, to := range t.to {
-		if err := c.queue(ctx, protocol.Rcpt(to, t.rcptParams[i]...), t.onRcpt(i)); err != nil {
-			// E.g. a parameter the server did not advertise: end the
-			// transaction the MAIL opened.
+		if h, err = c.send(ctx, protocol.Rcpt(to, t.rcptParams[i]...), t.onRcpt(i)); err != nil {
 			t.fail(err)
-			t.abort(ctx)
+			t.abort(ctx) // end the transaction the MAIL opened
 			return
 		}
+		if i == 0 {
+			t.firstRcpt = h
+		}
 		if !pipelined {
-			if err := c.waitUntil(ctx, func() bool { return t.rcptDone > i }); err != nil {
+			if err := c.await(ctx, h); err != nil {
 				t.fail(err)
 				return
 			}
 		}
 	}
-	useData := !t.chunked && (pipelined || len(t.accepted) > 0)
-	if useData {
-		if err := c.queue(ctx, protocol.Data(), t.onData); err != nil {
+	if !t.chunked && (pipelined || len(t.accepted()) > 0) {
+		if h, err = c.send(ctx, protocol.Data(), t.onData); err != nil {
 			t.fail(err)
 			t.abort(ctx)
 			return
 		}
+		t.data = h
 	}
-	if err := c.waitUntil(ctx, func() bool {
-		return t.mailDone && t.rcptDone == len(t.to) && (!useData || t.dataDone)
-	}); err != nil {
+	if err := c.await(ctx, h); err != nil {
 		t.fail(err)
 		return
 	}
-	if t.err != nil || len(t.accepted) == 0 || (!t.chunked && !t.dataOK) {
+	if t.err != nil || len(t.accepted()) == 0 || (!t.chunked && !t.dataOK) {
 		if t.err == nil {
 			t.err = t.allRefused()
 		}
@@ -134,16 +135,10 @@ func (t *txn) run(ctx context.Context) {
 		t.sendChunks(ctx)
 		return
 	}
-	if err := c.streamData(ctx, t.body); err != nil {
+	if end, err := c.sendData(ctx, t.body, t.onFinal); err != nil {
 		t.fail(err)
-		return
-	}
-	n := 1
-	if c.opts.LMTP {
-		n = len(t.accepted)
-	}
-	if c.endBody(ctx, n, t.onFinal) == nil {
-		t.markSent()
+	} else {
+		t.end = end
 	}
 }
 
@@ -156,19 +151,13 @@ func (t *txn) abort(ctx context.Context) {
 		return
 	}
 	if t.dataOK {
-		n := 1
-		if c.opts.LMTP {
-			n = max(len(t.accepted), 1)
-		}
-		c.endBody(ctx, n, ignoreReply)
+		c.endData(ctx, nil)
 		return
 	}
 	// As smtplib does, also after a refused MAIL: harmless, and it puts
 	// the server back in a known state whatever it made of the envelope.
-	c.queue(ctx, protocol.Rset(), ignoreReply)
+	c.send(ctx, protocol.Rset(), nil)
 }
-
-func ignoreReply(protocol.Event, error) {}
 
 // pipelining reports whether commands may be sent before earlier replies.
 func (c *Client) pipelining() bool {

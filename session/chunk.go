@@ -1,51 +1,71 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 
+	"github.com/postwire/postwire/codec"
 	"github.com/postwire/postwire/protocol"
 )
 
-// sendChunks streams the body as BDAT chunks of Options.ChunkSize bytes
-// (RFC 3030), the last one marked LAST (it may be "BDAT 0 LAST" when the
-// body is a multiple of the chunk size). Line endings are normalised to
-// CRLF as for DATA, so both paths transmit the same bytes.
+// chunkWindow is how many non-last BDAT chunks may await their replies
+// before the client reads some (keeps both sides' buffers bounded).
+const chunkWindow = 4
+
+// sendChunks streams the body as BDAT chunks of about Options.ChunkSize
+// bytes (RFC 3030), the last one marked LAST (it may be "BDAT 0 LAST" when
+// the body ends on a chunk boundary). Line endings are normalised to CRLF
+// by codec.CRLFState, as codec.StuffState does for DATA, so both paths
+// transmit the same bytes. The message ends only at a bare io.EOF from the
+// body: on any other failure of the reader the chunks sent so far are
+// discarded with RSET at the chunk boundary (RFC 3030 §4), and no LAST
+// chunk is ever sent.
 func (t *txn) sendChunks(ctx context.Context) {
 	c := t.c
-	r := &crlfReader{r: t.body, in: c.crlfIn, outBuf: c.crlfOut[:0]}
-	defer func() { c.crlfIn, c.crlfOut = r.in, r.outBuf }() // reuse the buffers
-	buf := c.bodyBuffer()[:c.opts.chunkSize()]
-	var total int64
-	n := 1
-	if c.opts.LMTP {
-		n = len(t.accepted)
+	defer c.closeOnPanic()
+	size := c.opts.chunkSize()
+	in := c.bodyBuffer()[:max(size/2, 1)] // normalising at most doubles it
+	if cap(c.chunk) < size+2 {
+		c.chunk = make([]byte, 0, 2*size+2)
 	}
+	body := bodyReader{ctx: ctx, r: t.body}
+	var lines codec.CRLFState
+	var total int64
 	for {
-		k, rerr := io.ReadFull(r, buf)
-		last := errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF)
-		if rerr != nil && !last {
-			// The body failed: abandon the transaction with RSET, which
-			// discards the chunks already sent (RFC 3030 section 4).
-			t.fail(fmt.Errorf("session: reading message body: %w", rerr))
-			c.queue(ctx, protocol.Rset(), ignoreReply)
+		chunk := c.chunk[:0]
+		var rerr error
+		for len(chunk) < size && rerr == nil {
+			var n int
+			n, rerr = body.read(in)
+			chunk = lines.Append(chunk, in[:n])
+		}
+		if rerr != nil && rerr != io.EOF {
+			t.fail(rerr)
+			if ctx.Err() != nil {
+				c.shutdown(rerr)
+				return
+			}
+			c.send(ctx, protocol.Rset(), nil)
 			return
 		}
-		total += int64(k)
-		fn, cnt := t.onChunk, 1
+		last := rerr == io.EOF
 		if last {
-			fn, cnt = t.onFinal, n
+			chunk = lines.AppendEnd(chunk)
 		}
-		if err := c.sendChunk(ctx, buf[:k], last, cnt, fn); err != nil {
+		total += int64(len(chunk))
+		fn := t.onChunk
+		if last {
+			fn = t.onFinal
+		}
+		h, err := c.sendChunk(ctx, chunk, last, fn)
+		if err != nil {
 			t.failChunk(ctx, err)
 			return
 		}
 		if last {
-			t.markSent()
+			t.end = h
 			c.logBody(ctx, total, "message data in BDAT chunks")
 			return
 		}
@@ -53,15 +73,17 @@ func (t *txn) sendChunks(ctx context.Context) {
 			t.failChunk(ctx, err)
 			return
 		}
-		for c.pendingVerb(protocol.VerbBdat) > chunkWindow && t.chunkErr == nil {
-			if err := c.step(ctx); err != nil {
+		// Bound the chunks in flight; a refusal stops the body at the next
+		// chunk boundary.
+		for t.chunkErr == nil && c.pc.Pending() > chunkWindow {
+			if err := c.pump(ctx); err != nil {
 				t.failChunk(ctx, err)
 				return
 			}
 		}
 		if t.chunkErr != nil {
 			t.fail(&DataError{Reply: t.chunkErr})
-			c.queue(ctx, protocol.Rset(), ignoreReply)
+			c.send(ctx, protocol.Rset(), nil)
 			return
 		}
 	}
@@ -92,106 +114,20 @@ func (t *txn) failChunk(ctx context.Context, err error) {
 	// still pending recorded when the connection failed.
 	t.err = de
 	if c.usable() == nil {
-		c.queue(ctx, protocol.Rset(), ignoreReply)
+		c.send(ctx, protocol.Rset(), nil)
 	}
 }
 
 // sendChunk queues one BDAT chunk, first reading replies while the core
 // says it must wait (no PIPELINING).
-func (c *Client) sendChunk(ctx context.Context, p []byte, last bool, n int, fn func(protocol.Event, error)) error {
+func (c *Client) sendChunk(ctx context.Context, p []byte, last bool, fn handler) (protocol.Handle, error) {
 	cmd := protocol.Command{Verb: protocol.VerbBdat, Arg: strconv.Itoa(len(p))}
 	if last {
 		cmd.Params = []protocol.Param{{Key: "LAST"}}
 	}
-	for {
-		if err := c.usable(); err != nil {
-			return err
-		}
-		err := c.pc.SendChunk(p, last)
-		if err == nil {
-			c.logSend(ctx, cmd)
-			c.expect(cmd, n, fn)
-			return nil
-		}
-		if errors.Is(err, protocol.ErrMustWait) && len(c.pending) > 0 {
-			if err := c.step(ctx); err != nil {
-				return err
-			}
-			continue
-		}
-		return c.usageError(cmd, err)
+	h, err := c.enqueue(ctx, cmd, func() (protocol.Handle, error) { return c.pc.SendChunk(p, last) }, fn)
+	if err != nil && (errors.Is(err, ErrClosed) || errors.Is(err, protocol.ErrClosed)) {
+		return h, c.bodyStopped(ctx, cmd, err)
 	}
-}
-
-// pendingVerb counts the commands of one verb awaiting replies.
-func (c *Client) pendingVerb(v protocol.Verb) int {
-	n := 0
-	for _, p := range c.pending {
-		if p.cmd.Verb == v {
-			n++
-		}
-	}
-	return n
-}
-
-// crlfReader normalises line endings on the fly: a bare CR or a bare LF
-// becomes CRLF, and a non-empty body that does not end with a line ending
-// gets a final CRLF (what codec's dot-stuffer does for DATA).
-type crlfReader struct {
-	r       io.Reader
-	in      []byte
-	out     []byte // normalised bytes not yet returned
-	outBuf  []byte
-	skipLF  bool // the previous input byte was CR: an LF now is its pair
-	endedNL bool // the last input byte was CR or LF
-	any     bool // at least one input byte
-	err     error
-}
-
-func (n *crlfReader) Read(p []byte) (int, error) {
-	for len(n.out) == 0 {
-		if n.err != nil {
-			return 0, n.err
-		}
-		if n.in == nil {
-			n.in = make([]byte, 16<<10)
-		}
-		k, err := n.r.Read(n.in)
-		n.outBuf = n.normalize(n.outBuf[:0], n.in[:k])
-		if err != nil {
-			if errors.Is(err, io.EOF) && n.any && !n.endedNL {
-				n.outBuf = append(n.outBuf, '\r', '\n')
-				n.endedNL = true
-			}
-			n.err = err
-		}
-		n.out = n.outBuf
-	}
-	m := copy(p, n.out)
-	n.out = n.out[m:]
-	return m, nil
-}
-
-func (n *crlfReader) normalize(dst, src []byte) []byte {
-	for len(src) > 0 {
-		n.any = true
-		if n.skipLF && src[0] == '\n' {
-			src = src[1:]
-			n.skipLF = false
-			continue
-		}
-		n.skipLF = false
-		i := bytes.IndexAny(src, "\r\n")
-		if i < 0 {
-			dst = append(dst, src...)
-			n.endedNL = false
-			return dst
-		}
-		dst = append(dst, src[:i]...)
-		dst = append(dst, '\r', '\n')
-		n.skipLF = src[i] == '\r'
-		n.endedNL = true
-		src = src[i+1:]
-	}
-	return dst
+	return h, err
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,10 +53,8 @@ type Client struct {
 	port      int
 	localName string
 	buf       []byte
-	body      []byte // message data buffer, allocated on first use
-	crlfIn    []byte // BDAT normaliser buffers, kept between messages
-	crlfOut   []byte
-	written   int64     // bytes written to the connection so far
+	body      []byte    // message data buffer, allocated on first use
+	chunk     []byte    // BDAT chunk buffer, allocated on first use
 	salvageBy time.Time // non-zero: reading, until then, what the server said before it hung up (see Client.salvage)
 
 	greeting protocol.Reply
@@ -65,18 +65,10 @@ type Client struct {
 	tlsTried bool // TLSPolicy applied
 	authed   bool
 
-	pending []*pendingReply
-	rcptOK  int // RCPTs accepted in the current transaction (LMTP reply count)
-}
-
-// pendingReply is a command waiting for its reply (or, for LMTP's end of
-// data, the n replies the session expects; the core's count prevails, see
-// step). fn is called once per reply, or once with the error that ended
-// the conversation (or errNoReply) before the rest came.
-type pendingReply struct {
-	cmd protocol.Command
-	n   int
-	fn  func(ev protocol.Event, err error)
+	// handlers wait for the replies to the commands the core has queued,
+	// by handle (the greeting's is NoHandle); the core's ledger says which
+	// reply answers which command.
+	handlers map[protocol.Handle]handler
 }
 
 // Dial connects to addr ("host" or "host:port", port 25 by default; IPv6
@@ -175,11 +167,12 @@ func newClient(ctx context.Context, conn net.Conn, host string, port int, addr s
 			MaxLineLength: o.MaxLineLength,
 			MaxReplyLines: o.MaxReplyLines,
 		}),
-		opts: *o,
-		log:  o.Logger,
-		host: host,
-		port: port,
-		buf:  make([]byte, readBufferSize),
+		opts:     *o,
+		log:      o.Logger,
+		host:     host,
+		port:     port,
+		buf:      make([]byte, readBufferSize),
+		handlers: make(map[protocol.Handle]handler),
 	}
 	_, c.isTLS = conn.(tlsConn)
 	c.localName = localName(o, conn)
@@ -188,11 +181,12 @@ func newClient(ctx context.Context, conn net.Conn, host string, port int, addr s
 		gerr     error
 		done     bool
 	)
-	c.pending = append(c.pending, &pendingReply{n: 1, fn: func(ev protocol.Event, err error) {
-		greeting, gerr, done = ev, err, true
-	}})
-	if err := c.wait(ctx, &done); err != nil && gerr == nil {
-		gerr = err
+	c.handlers[protocol.NoHandle] = func(ev protocol.Event, err error) { greeting, gerr, done = ev, err, true }
+	for !done {
+		if err := c.pump(ctx); err != nil && gerr == nil {
+			gerr = err
+			break
+		}
 	}
 	if gerr != nil {
 		c.shutdown(gerr)
@@ -245,9 +239,10 @@ func (c *Client) shutdown(err error) {
 		c.err = err
 	}
 	c.Close()
-	pend := c.pending
-	c.pending = nil
-	for _, p := range pend {
-		p.fn(protocol.Event{}, err)
+	waiting := slices.Sorted(maps.Keys(c.handlers)) // oldest command first
+	for _, h := range waiting {
+		fn := c.handlers[h]
+		delete(c.handlers, h)
+		fn(protocol.Event{}, err)
 	}
 }

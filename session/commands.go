@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"strings"
 
 	"github.com/postwire/postwire/protocol"
 )
@@ -51,11 +50,7 @@ func (c *Client) Noop(ctx context.Context) (protocol.Reply, error) {
 
 // Reset sends RSET, abandoning the current mail transaction.
 func (c *Client) Reset(ctx context.Context) (protocol.Reply, error) {
-	r, err := c.simple(ctx, protocol.Rset())
-	if err == nil {
-		c.rcptOK = 0
-	}
-	return r, err
+	return c.simple(ctx, protocol.Rset())
 }
 
 // Mail sends MAIL FROM:<from> with the given ESMTP parameters (smtplib's
@@ -69,18 +64,13 @@ func (c *Client) Mail(ctx context.Context, from string, params ...protocol.Param
 	if err := c.EhloOrHeloIfNeeded(ctx); err != nil {
 		return protocol.Reply{}, err
 	}
-	for _, p := range params {
-		if ext := paramExtension(p.Key); ext != "" {
-			if err := c.needExt(ext); err != nil {
-				return protocol.Reply{}, err
-			}
-		}
+	if err := c.preflight(protocol.Mail(from, params...)); err != nil {
+		return protocol.Reply{}, err
 	}
 	ev, err := c.roundTrip(ctx, protocol.Mail(from, params...))
 	if err != nil {
 		return ev.Reply, err
 	}
-	c.rcptOK = 0
 	if !ev.Reply.Positive() {
 		return ev.Reply, &SenderRefusedError{Sender: from, Reply: newReplyError(ev.Cmd, ev.Reply)}
 	}
@@ -91,12 +81,8 @@ func (c *Client) Mail(ctx context.Context, from string, params ...protocol.Param
 // rcpt). A refusal gives a *RecipientError; a parameter needing an
 // extension the server lacks (NOTIFY, ORCPT: DSN) a *NotSupportedError.
 func (c *Client) Rcpt(ctx context.Context, to string, params ...protocol.Param) (protocol.Reply, error) {
-	for _, p := range params {
-		if ext := paramExtension(p.Key); ext != "" {
-			if err := c.needExt(ext); err != nil {
-				return protocol.Reply{}, err
-			}
-		}
+	if err := c.preflight(protocol.Rcpt(to, params...)); err != nil {
+		return protocol.Reply{}, err
 	}
 	ev, err := c.roundTrip(ctx, protocol.Rcpt(to, params...))
 	if err != nil {
@@ -105,26 +91,21 @@ func (c *Client) Rcpt(ctx context.Context, to string, params ...protocol.Param) 
 	if !ev.Reply.Positive() {
 		return ev.Reply, &RecipientError{Recipient: to, Reply: newReplyError(ev.Cmd, ev.Reply)}
 	}
-	c.rcptOK++
 	return ev.Reply, nil
 }
 
-// paramExtension names the extension an ESMTP parameter belongs to, or ""
-// for parameters the session does not know.
-func paramExtension(key string) string {
-	switch strings.ToUpper(key) {
-	case "SIZE":
-		return "SIZE"
-	case "BODY":
-		return "8BITMIME"
-	case "SMTPUTF8":
-		return "SMTPUTF8"
-	case "RET", "ENVID", "NOTIFY", "ORCPT":
-		return "DSN"
-	case "REQUIRETLS":
-		return "REQUIRETLS"
+// preflight checks a MAIL or RCPT before anything of its transaction is
+// sent: the arguments (a *protocol.UsageError) and the extensions its
+// parameters need (a *NotSupportedError naming the extension), with the
+// core's own rules (protocol.Command.Validate, Extensions.Permits).
+func (c *Client) preflight(cmd protocol.Command) error {
+	if err := cmd.Validate(); err != nil {
+		return &protocol.UsageError{State: c.pc.State(), Verb: cmd.Verb, Err: err}
 	}
-	return ""
+	if err := c.pc.Extensions().Permits(cmd); err != nil {
+		return c.usageError(cmd, err)
+	}
+	return nil
 }
 
 // Docmd sends line as a raw command (smtplib's docmd, e.g. "XCLIENT ..."

@@ -310,6 +310,10 @@ func firstLine(s string) string {
 }
 
 // wrapErr attaches a sentinel to a cause so that both match errors.Is.
+// ErrInternal marks a state the session believes impossible: a bug in
+// postwire, reported rather than hidden.
+var ErrInternal = errors.New("session: internal error")
+
 type wrapErr struct {
 	kind  error
 	cause error

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,39 +21,194 @@ import (
 	"github.com/postwire/postwire/session/smtptest"
 )
 
-// scriptConn plays a server that says its whole script whatever the client
-// writes: reads return the script in pieces of at most chunk bytes (all of
-// it when chunk is 0), then EOF; writes are recorded. Reads never block,
-// so a test over it cannot hang. These tests are the regression tests of
-// bugs found by fuzz.FuzzSessionHostileServer.
+// scriptConn plays a server that says its script, reply by reply, as
+// fast as the client's commands allow: a reply is released only once the
+// client has written the command it answers (the greeting at once; an
+// LMTP end of data releases one reply per accepted recipient), so the
+// server never answers what it has not read. With eager set it says the
+// whole script at once, whatever the client wrote (a hostile server).
+// Reads return the released bytes in pieces of at most chunk bytes (all
+// when chunk is 0); with nothing released they fail at once with
+// os.ErrDeadlineExceeded (a server waiting for a command the client never
+// sends), and at the end of the script with EOF. Reads never block, so a
+// test over it cannot hang. These tests are the regression tests of bugs
+// found by fuzz.FuzzSessionHostileServer.
 type scriptConn struct {
-	mu      sync.Mutex
-	script  []byte
-	chunk   int
-	written bytes.Buffer
-	closed  bool
-	rdl     time.Time
+	mu     sync.Mutex
+	script []byte
+	chunk  int
+	eager  bool
+	// eagerFrom > 0: once reply eagerFrom is released, the rest of the
+	// script comes with it (bytes glued to a reply, e.g. after a 220 to
+	// STARTTLS).
+	eagerFrom int
+	lmtp      bool
+	written   bytes.Buffer
+	closed    bool
+	rdl       time.Time
+
+	replies [][]byte // the script, one reply each (a final partial line too)
+	next    int      // replies released
+	out     []byte   // released, not yet read
+	scan    commandScanner
 }
 
-func newScriptConn(script string) *scriptConn { return &scriptConn{script: []byte(script)} }
+func newScriptConn(script string) *scriptConn {
+	c := &scriptConn{script: []byte(script), replies: splitReplies([]byte(script))}
+	c.scan.codes = make([]int, len(c.replies))
+	for i, r := range c.replies {
+		if len(r) >= 3 {
+			c.scan.codes[i] = int(r[0]-'0')*100 + int(r[1]-'0')*10 + int(r[2]-'0')
+		}
+	}
+	c.scan.allow = 1 // the greeting
+	return c
+}
+
+// splitReplies cuts a script after each line that ends a reply ("ddd " or
+// anything that is not a "ddd-" continuation).
+func splitReplies(b []byte) [][]byte {
+	var out [][]byte
+	start := 0
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		line := b[start:i]
+		if j := bytes.LastIndexByte(b[:i], '\n'); j >= start {
+			line = b[j+1 : i]
+		}
+		if len(line) < 4 || line[3] != '-' {
+			out = append(out, b[start:i+1])
+			start = i + 1
+		}
+	}
+	if start < len(b) {
+		out = append(out, b[start:])
+	}
+	return out
+}
 
 func (c *scriptConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.eager || c.eagerFrom > 0 && c.next <= c.eagerFrom && c.eagerFrom < c.scan.allow {
+		for ; c.next < len(c.replies); c.next++ {
+			c.out = append(c.out, c.replies[c.next]...)
+		}
+	}
+	for len(c.out) == 0 && c.next < len(c.replies) && c.next < c.scan.allow {
+		c.out = append(c.out, c.replies[c.next]...)
+		c.next++
+	}
 	switch {
 	case c.closed:
 		return 0, net.ErrClosed
 	case !c.rdl.IsZero() && !time.Now().Before(c.rdl):
 		return 0, os.ErrDeadlineExceeded
-	case len(c.script) == 0:
+	case len(c.out) == 0 && c.next < len(c.replies):
+		return 0, os.ErrDeadlineExceeded // waiting for a command
+	case len(c.out) == 0:
 		return 0, io.EOF
 	}
 	if c.chunk > 0 {
 		p = p[:min(len(p), c.chunk)]
 	}
-	n := copy(p, c.script)
-	c.script = c.script[n:]
+	n := copy(p, c.out)
+	c.out = c.out[n:]
 	return n, nil
+}
+
+// commandScanner follows what the client wrote, command by command, to
+// know how many replies a server may have sent: allow grows by one per
+// command read in full (a BDAT with its data, DATA's body with its dot),
+// and by one per accepted recipient for an LMTP end of data.
+type commandScanner struct {
+	codes  []int // the code of each reply in the script
+	allow  int
+	line   []byte
+	inData bool
+	skip   int // BDAT data still to come
+	last   bool
+	acc    int // recipients accepted in this transaction
+	mailOK bool
+}
+
+func (s *commandScanner) code(i int) int {
+	if i < len(s.codes) {
+		return s.codes[i]
+	}
+	return 0
+}
+
+func (s *commandScanner) feed(p []byte, lmtp bool) {
+	for _, b := range p {
+		if s.skip > 0 {
+			if s.skip--; s.skip == 0 {
+				s.endChunk(lmtp)
+			}
+			continue
+		}
+		s.line = append(s.line, b)
+		if b != '\n' {
+			continue
+		}
+		line := string(bytes.TrimRight(s.line, "\r\n"))
+		s.line = s.line[:0]
+		if s.inData {
+			if line == "." {
+				s.inData = false
+				s.endData(lmtp)
+			}
+			continue
+		}
+		s.command(line, lmtp)
+	}
+}
+
+func (s *commandScanner) command(line string, lmtp bool) {
+	verb, arg, _ := strings.Cut(strings.ToUpper(line), " ")
+	code := s.code(s.allow) // the reply that answers this command
+	switch verb {
+	case "MAIL":
+		s.acc, s.mailOK = 0, code/100 == 2
+	case "RCPT":
+		if s.mailOK && code/100 == 2 {
+			s.acc++
+		}
+	case "DATA":
+		s.inData = code/100 == 3
+	case "RSET", "EHLO", "HELO", "LHLO":
+		s.acc = 0
+	case "BDAT":
+		size, rest, _ := strings.Cut(arg, " ")
+		n, _ := strconv.Atoi(size)
+		s.last = strings.Contains(rest, "LAST")
+		if n > 0 {
+			s.skip = n
+			return
+		}
+		s.endChunk(lmtp)
+		return
+	}
+	s.allow++
+}
+
+func (s *commandScanner) endChunk(lmtp bool) {
+	if s.last {
+		s.endData(lmtp)
+		return
+	}
+	s.allow++
+}
+
+func (s *commandScanner) endData(lmtp bool) {
+	n := 1
+	if lmtp {
+		n = max(s.acc, 1)
+	}
+	s.allow += n
+	s.acc = 0
 }
 
 func (c *scriptConn) Write(p []byte) (int, error) {
@@ -61,6 +217,7 @@ func (c *scriptConn) Write(p []byte) (int, error) {
 	if c.closed {
 		return 0, net.ErrClosed
 	}
+	c.scan.feed(p, c.lmtp)
 	return c.written.Write(p)
 }
 
@@ -101,6 +258,7 @@ func scripted(t *testing.T, script string, o *session.Options) (*session.Client,
 	if o == nil {
 		o = opts()
 	}
+	conn.lmtp = o.LMTP
 	c, err := session.NewClient(ctxTimeout(t), conn, serverName, o)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
@@ -238,7 +396,7 @@ type dripConn struct {
 
 func (d *dripConn) Read(p []byte) (int, error) {
 	d.mu.Lock()
-	more := len(d.script) > 0
+	more := d.next < len(d.replies) || len(d.out) > 0
 	dl := d.rdl
 	d.mu.Unlock()
 	if more {
@@ -279,12 +437,11 @@ func TestTimeoutDripFeed(t *testing.T) {
 	}
 }
 
-// A RCPT parameter the server did not advertise is refused by the core
-// when the RCPT is queued, after the MAIL: the transaction must be ended
-// (RSET), not left open so that the next MAIL is refused.
+// A RCPT parameter the server did not advertise is refused before the
+// transaction's first command goes out (every parameter is checked before
+// MAIL), and the next message goes through.
 func TestRcptParamNotAdvertised(t *testing.T) {
 	const script = "220 mx\r\n250-mx\r\n250 PIPELINING\r\n" +
-		"250 ok\r\n250 reset\r\n" + // MAIL, RSET of the failed message
 		"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n"
 	c, conn := scripted(t, script, nil)
 	ctx := ctxTimeout(t)
@@ -292,6 +449,9 @@ func TestRcptParamNotAdvertised(t *testing.T) {
 		&session.SendOptions{RcptParams: []protocol.Param{{Key: "XFOO", Value: "1"}}})
 	if !errors.Is(err, session.ErrNotSupported) {
 		t.Fatalf("SendMail error = %v, want ErrNotSupported", err)
+	}
+	if w := conn.Written(); w != "EHLO client.test\r\n" {
+		t.Fatalf("the refused message put %q on the wire, want nothing after EHLO", w)
 	}
 	if _, err := c.SendMail(ctx, "a@x.test", []string{"b@y.test"}, strings.NewReader("x\r\n"), nil); err != nil {
 		t.Fatalf("the next SendMail: %v\nwrote:\n%s", err, conn.Written())

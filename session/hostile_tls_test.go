@@ -89,6 +89,7 @@ func TestTLSRequiredAfterManualHello(t *testing.T) {
 func TestStartTLSInjectionSameRead(t *testing.T) {
 	const script = "220 mx\r\n250-mx\r\n250 STARTTLS\r\n220 2.0.0 go ahead\r\n250-injected\r\n250 AUTH PLAIN\r\n"
 	c, conn := scripted(t, script, nil)
+	conn.eagerFrom = 2 // the injected reply comes with the 220
 	err := c.StartTLS(ctxTimeout(t), nil)
 	if !errors.Is(err, protocol.ErrTLSInjection) {
 		t.Fatalf("StartTLS error = %v (%T), want ErrTLSInjection", err, err)

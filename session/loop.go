@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/postwire/postwire/protocol"
@@ -28,64 +27,66 @@ func (c *Client) usable() error {
 	return nil
 }
 
-// queue hands cmd to the core and registers fn for its reply. When the
-// core says a reply must arrive first (no PIPELINING, or a group-ending
-// command outstanding), earlier replies are read first.
-func (c *Client) queue(ctx context.Context, cmd protocol.Command, fn func(protocol.Event, error)) error {
-	for {
-		if err := c.usable(); err != nil {
-			return err
-		}
-		err := c.pc.Send(cmd)
-		if err == nil {
-			c.logSend(ctx, cmd)
-			c.pending = append(c.pending, &pendingReply{cmd: cmd, n: 1, fn: fn})
-			return nil
-		}
-		if errors.Is(err, protocol.ErrMustWait) && len(c.pending) > 0 {
-			if err := c.step(ctx); err != nil {
-				return err
-			}
-			continue
-		}
-		return c.usageError(cmd, err)
-	}
+// handler receives the reply (LMTP end of data: each reply) to one
+// command, or once the error that ended the conversation before the
+// command was fully answered.
+type handler func(ev protocol.Event, err error)
+
+// The loop has four verbs: send queues a command (reading replies while
+// the core says it must wait), await reads until a command is fully
+// answered, pump reads and dispatches one event, flush writes body data
+// without reading. The core decides which command each reply answers
+// (matched on arrival, against what was written); the session keeps only
+// the handlers, keyed by the core's handles.
+
+// send hands cmd to the core and registers fn (nil: the reply is not
+// needed) for its replies.
+func (c *Client) send(ctx context.Context, cmd protocol.Command, fn handler) (protocol.Handle, error) {
+	return c.enqueue(ctx, cmd, func() (protocol.Handle, error) { return c.pc.Send(cmd) }, fn)
 }
 
-// expect registers fn for n replies to a command the core queued by other
-// means (EndBody, SendChunk).
-func (c *Client) expect(cmd protocol.Command, n int, fn func(protocol.Event, error)) {
-	c.pending = append(c.pending, &pendingReply{cmd: cmd, n: n, fn: fn})
+// enqueue runs queue (a core call that queues cmd), first reading replies
+// for as long as the core says the command must wait for them.
+func (c *Client) enqueue(ctx context.Context, cmd protocol.Command, queue func() (protocol.Handle, error), fn handler) (protocol.Handle, error) {
+	for {
+		if err := c.usable(); err != nil {
+			return protocol.NoHandle, err
+		}
+		h, err := queue()
+		if err == nil {
+			c.logSend(ctx, cmd)
+			if fn != nil {
+				c.handlers[h] = fn
+			}
+			return h, nil
+		}
+		if !errors.Is(err, protocol.ErrMustWait) || c.pc.Pending() == 0 {
+			return protocol.NoHandle, c.usageError(cmd, err)
+		}
+		if err := c.pump(ctx); err != nil {
+			return protocol.NoHandle, err
+		}
+	}
 }
 
 // usageError turns a refusal by the core into the session's error.
 func (c *Client) usageError(cmd protocol.Command, err error) error {
+	var na *protocol.NotAdvertisedError
 	switch {
-	case errors.Is(err, protocol.ErrNotAdvertised):
-		return &wrapErr{kind: &NotSupportedError{Extension: extensionOf(cmd)}, cause: err}
+	case errors.As(err, &na):
+		return &wrapErr{kind: &NotSupportedError{Extension: na.Extension}, cause: err}
 	case errors.Is(err, protocol.ErrClosed):
 		if c.err != nil {
 			return c.usable()
 		}
 		return &wrapErr{kind: ErrClosed, cause: err}
 	}
+	var pe *protocol.PeerError
+	if errors.As(err, &pe) {
+		c.shutdown(err)
+		return c.usable()
+	}
 	return err
-}
-
-// extensionOf names the extension a refused command needed.
-func extensionOf(cmd protocol.Command) string {
-	switch cmd.Verb {
-	case protocol.VerbStartTLS:
-		return "STARTTLS"
-	case protocol.VerbAuth:
-		return "AUTH"
-	case protocol.VerbBdat:
-		return "CHUNKING"
-	}
-	if len(cmd.Params) > 0 {
-		return strings.ToUpper(cmd.Params[0].Key)
-	}
-	return cmd.Verb.String()
 }
 
 // roundTrip sends cmd and waits for its reply.
@@ -93,88 +94,68 @@ func (c *Client) roundTrip(ctx context.Context, cmd protocol.Command) (protocol.
 	var (
 		got  protocol.Event
 		gerr error
-		done bool
 	)
-	if err := c.queue(ctx, cmd, func(ev protocol.Event, err error) { got, gerr, done = ev, err, true }); err != nil {
+	h, err := c.send(ctx, cmd, func(ev protocol.Event, err error) { got, gerr = ev, err })
+	if err != nil {
 		return got, err
 	}
-	if err := c.wait(ctx, &done); err != nil && gerr == nil {
-		return got, err
+	if err := c.await(ctx, h); err != nil && gerr == nil {
+		gerr = err
 	}
 	return got, gerr
 }
 
-// wait reads and dispatches replies until *done.
-func (c *Client) wait(ctx context.Context, done *bool) error {
-	return c.waitUntil(ctx, func() bool { return *done })
-}
-
-// waitUntil reads and dispatches replies until cond holds.
-func (c *Client) waitUntil(ctx context.Context, cond func() bool) error {
-	for !cond() {
-		if len(c.pending) == 0 {
-			if err := c.usable(); err != nil {
-				return err
-			}
-			return errors.New("session: internal error: waiting with nothing pending")
-		}
-		if err := c.step(ctx); err != nil {
+// await reads and dispatches replies until command h is fully answered.
+// If the conversation ends first, the handlers still waiting get the
+// reason (and so does the caller).
+func (c *Client) await(ctx context.Context, h protocol.Handle) error {
+	for c.pc.Owed(h) {
+		if err := c.pump(ctx); err != nil {
 			return err
 		}
 	}
-	return nil
-}
-
-// drain reads replies until no command is pending.
-func (c *Client) drain(ctx context.Context) error {
-	for len(c.pending) > 0 {
-		if err := c.step(ctx); err != nil {
-			return err
-		}
+	if _, waiting := c.handlers[h]; !waiting {
+		return nil
 	}
-	return nil
+	err := c.usable()
+	if err == nil {
+		err = c.peerError(c.pc.Err())
+	}
+	if err == nil {
+		err = &wrapErr{kind: ErrServerDisconnected, cause: protocol.ErrClosed}
+	}
+	c.shutdown(err)
+	return err
 }
 
-// step flushes what is queued, reads one event and dispatches it. A fatal
-// error shuts the client down (failing every pending command) and is
-// returned.
-//
-// The core, not the session, decides which command a reply answers and how
-// many replies a command gets (LMTP: one per recipient the core counted as
-// accepted, which after a refused BDAT chunk is a single reply): the
-// session's pending entry goes exactly when the core's does, so the two
-// FIFOs never drift apart. When the core's count is lower than the
-// session's expectation, the handler hears of the missing replies once,
-// as errNoReply.
-func (c *Client) step(ctx context.Context) error {
-	owed := c.pc.Pending()
+// pump writes what is queued, reads one event and dispatches it. A fatal
+// error shuts the client down (failing every handler still waiting) and
+// is returned.
+func (c *Client) pump(ctx context.Context) error {
 	ev, err := c.next(ctx)
 	if err != nil {
 		c.shutdown(err)
 		return err
 	}
+	return c.dispatch(ctx, ev)
+}
+
+// dispatch hands one event to the handler of the command it answers.
+func (c *Client) dispatch(ctx context.Context, ev protocol.Event) error {
 	switch ev.Kind {
 	case protocol.EventGreeting, protocol.EventReply, protocol.EventStartTLS:
 		c.logReply(ctx, ev)
-		if ev.Kind == protocol.EventReply && ev.Cmd.Verb == protocol.VerbNone {
+		if ev.Kind == protocol.EventReply && ev.Handle == protocol.NoHandle {
 			// A 421 no command asked for: the core has closed.
 			c.shutdown(newReplyError(ev.Cmd, ev.Reply))
 			return c.usable()
 		}
-		if len(c.pending) == 0 {
-			err := fmt.Errorf("session: internal error: reply %d without a pending command", ev.Reply.Code)
-			c.shutdown(err)
-			return err
+		fn := c.handlers[ev.Handle]
+		if ev.Done {
+			delete(c.handlers, ev.Handle)
 		}
-		p := c.pending[0]
-		p.n--
-		answered := ev.Kind == protocol.EventGreeting || c.pc.Pending() < owed
-		if answered {
-			c.pending = c.pending[1:]
-		}
-		p.fn(ev, nil)
-		if answered && p.n > 0 {
-			p.fn(protocol.Event{Kind: protocol.EventReply, Cmd: ev.Cmd}, errNoReply)
+		if fn != nil {
+			fn(ev, nil)
 		}
 		if ev.Reply.Code == 421 {
 			c.shutdown(newReplyError(ev.Cmd, ev.Reply))
@@ -185,9 +166,58 @@ func (c *Client) step(ctx context.Context) error {
 		c.shutdown(err)
 		return err
 	}
-	err = fmt.Errorf("session: internal error: unexpected event kind %d", ev.Kind)
+	err := fmt.Errorf("%w: unexpected event kind %v", ErrInternal, ev.Kind)
 	c.shutdown(err)
 	return err
+}
+
+// dispatchMatched dispatches the events the core has already matched,
+// without reading: what the server said before the core stopped taking
+// commands (a 421, or the replies before an unsolicited one).
+func (c *Client) dispatchMatched(ctx context.Context) {
+	for c.err == nil {
+		ev, err := c.pc.NextEvent()
+		if err != nil {
+			return
+		}
+		c.dispatch(ctx, ev)
+	}
+}
+
+// bodyStopped is the error when the core refused message data (err): it
+// had closed or failed because of something the server said before or
+// during the body. That refusal, when there is one, is the message's
+// (a *DataError); nothing of the message can have been accepted.
+func (c *Client) bodyStopped(ctx context.Context, body protocol.Command, err error) error {
+	c.dispatchMatched(ctx)
+	if re := c.refusal(body); re != nil {
+		de := &DataError{Reply: re}
+		if pe := c.pc.Err(); pe != nil {
+			de.Err = pe
+		}
+		c.shutdown(de)
+		c.err = de // what later calls get, wrapped with ErrClosed
+		return de
+	}
+	return c.usageError(body, err)
+}
+
+// refusal is the reply that ended the conversation during the body, as
+// the answer to body: a reply that came with no command waiting for it
+// (the core's ErrUnsolicited, e.g. a 550 right after the 354), or an
+// unasked 421. Nil when the server said nothing.
+func (c *Client) refusal(body protocol.Command) *ReplyError {
+	var pe *protocol.PeerError
+	if errors.As(c.pc.Err(), &pe) && errors.Is(pe.Err, protocol.ErrUnsolicited) {
+		return newReplyError(body, pe.Reply)
+	}
+	var re *ReplyError
+	if errors.As(c.err, &re) && re.Code == 421 && re.Command == commandName(protocol.Command{}) {
+		r := *re
+		r.Command = commandName(body)
+		return &r
+	}
+	return nil
 }
 
 // next is the event loop: write what the core queued, then parse or read
@@ -273,21 +303,11 @@ func (c *Client) salvage(ctx context.Context, body protocol.Command) *ReplyError
 	c.salvageBy = time.Now().Add(salvageTimeout)
 	defer func() { c.salvageBy = time.Time{} }()
 	for c.err == nil {
-		if err := c.step(ctx); err != nil {
+		if err := c.pump(ctx); err != nil {
 			break
 		}
 	}
-	var pe *protocol.PeerError
-	if errors.As(c.pc.Err(), &pe) && errors.Is(pe.Err, protocol.ErrUnsolicited) {
-		return newReplyError(body, pe.Reply)
-	}
-	var re *ReplyError
-	if errors.As(c.err, &re) && re.Code == 421 && re.Command == commandName(protocol.Command{}) {
-		r := *re
-		r.Command = commandName(body)
-		return &r
-	}
-	return nil
+	return c.refusal(body)
 }
 
 // flush writes the body data the core queued (for body: DATA's end of
@@ -359,7 +379,6 @@ func (c *Client) write(ctx context.Context, conn net.Conn) error {
 		}
 		n, err := conn.Write(out)
 		c.pc.Advance(n)
-		c.written += int64(n)
 		// A conn may report an error although it took every byte (the
 		// peer closed right after reading them); the read that follows
 		// tells what happened, so only a short write is fatal here.
@@ -387,5 +406,5 @@ func (c *Client) peerError(err error) error {
 	if errors.Is(err, protocol.ErrUnexpectedClose) {
 		return &wrapErr{kind: ErrServerDisconnected, cause: err}
 	}
-	return err
+	return err // nil, or the core's *PeerError
 }

@@ -72,9 +72,9 @@ type SendOptions struct {
 
 // SendResult is the outcome of one message.
 type SendResult struct {
-	// Reply is the server's final reply to the message (SMTP), or the
-	// last recipient's reply after the data (LMTP). Zero when the message
-	// was not sent.
+	// Reply is the server's final reply to the message (SMTP). Zero when
+	// the message was not sent, and in LMTP, where there is no single
+	// verdict: each recipient's reply is in Recipients.
 	Reply protocol.Reply
 	// Recipients has one entry per recipient given, in RCPT order; a
 	// recipient given twice has two entries.
@@ -161,36 +161,30 @@ func (c *Client) Data(ctx context.Context, r io.Reader) (protocol.Reply, error) 
 	if !ev.Reply.Intermediate() { // 354, or any 3xx (RFC 5321 §4.2.1; the core agrees)
 		return ev.Reply, &DataError{Reply: newReplyError(ev.Cmd, ev.Reply)}
 	}
-	if err := c.streamData(ctx, r); err != nil {
-		return protocol.Reply{}, err
-	}
-	n := 1
-	if c.opts.LMTP {
-		n = max(c.rcptOK, 1)
-	}
 	var (
 		last    protocol.Reply
 		refused []RecipientError
 		failed  error
-		got     int
 	)
-	c.endBody(ctx, n, func(ev protocol.Event, err error) {
+	end, err := c.sendData(ctx, r, func(ev protocol.Event, err error) {
 		if err != nil {
-			failed = &UnknownDeliveryError{Err: err}
-			got = n
+			failed = err
 			return
 		}
-		got++
 		last = ev.Reply
 		if !ev.Reply.Positive() {
 			refused = append(refused, RecipientError{Recipient: ev.Rcpt, Reply: newReplyError(ev.Cmd, ev.Reply)})
 		}
 	})
-	c.rcptOK = 0
-	if err := c.waitUntil(ctx, func() bool { return got >= n }); err != nil && failed == nil {
-		failed = &UnknownDeliveryError{Err: err}
+	if err != nil {
+		return protocol.Reply{}, err
+	}
+	if err := c.await(ctx, end); err != nil && failed == nil {
+		failed = err
 	}
 	switch {
+	case failed != nil && c.pc.Written(end):
+		return last, &UnknownDeliveryError{Err: failed}
 	case failed != nil:
 		return last, failed
 	case !c.opts.LMTP && len(refused) > 0:
@@ -204,50 +198,101 @@ func (c *Client) Data(ctx context.Context, r io.Reader) (protocol.Reply, error) 
 // flushThreshold is how much queued message data triggers a write.
 const flushThreshold = 32 << 10
 
-// streamData copies r into the DATA body, flushing as it goes. A read or
-// write failure shuts the connection down.
-func (c *Client) streamData(ctx context.Context, r io.Reader) error {
+// sendData streams r as the DATA body after a 354 and queues the end of
+// data with fn for its replies: the one end-of-data path of Data and
+// SendMail. The body ends only at a bare io.EOF from r: any other error
+// (io.ErrUnexpectedEOF, a wrapped io.EOF, the context's), a reader that
+// makes no progress, or a panic abandon the message without its
+// terminator and close the connection, since a partial message must
+// never be completed.
+func (c *Client) sendData(ctx context.Context, r io.Reader, fn handler) (protocol.Handle, error) {
+	defer c.closeOnPanic()
 	buf := c.bodyBuffer()
+	body := bodyReader{ctx: ctx, r: r}
 	var total int64
 	for {
-		n, rerr := r.Read(buf)
+		n, rerr := body.read(buf)
+		if rerr != nil && rerr != io.EOF {
+			c.shutdown(rerr)
+			return protocol.NoHandle, rerr
+		}
 		if n > 0 {
 			total += int64(n)
 			if err := c.pc.SendBody(buf[:n]); err != nil {
-				c.shutdown(err)
-				return err
+				return protocol.NoHandle, c.bodyStopped(ctx, protocol.Command{Verb: protocol.VerbEndData}, err)
 			}
 			// Write in large pieces; the tail goes out with the end of data.
 			if len(c.pc.Outgoing()) >= flushThreshold {
 				if err := c.flush(ctx, protocol.Command{Verb: protocol.VerbEndData}); err != nil {
-					return err
+					return protocol.NoHandle, err
 				}
 			}
 		}
-		if rerr != nil {
-			if errors.Is(rerr, io.EOF) {
-				break
-			}
-			err := fmt.Errorf("session: reading message body: %w", rerr)
-			c.shutdown(err)
-			return err
+		if rerr == io.EOF {
+			break
 		}
 	}
 	c.logBody(ctx, total, "message data")
-	return nil
+	return c.endData(ctx, fn)
 }
 
-// endBody queues the end of the DATA body and registers fn for its n
-// replies (LMTP: one per accepted recipient).
-func (c *Client) endBody(ctx context.Context, n int, fn func(protocol.Event, error)) error {
-	if err := c.pc.EndBody(); err != nil {
-		c.shutdown(err)
-		fn(protocol.Event{}, err)
-		return err
+// endData queues the end of the DATA body, with fn for its replies.
+func (c *Client) endData(ctx context.Context, fn handler) (protocol.Handle, error) {
+	h, err := c.pc.EndBody()
+	if err != nil {
+		return protocol.NoHandle, c.bodyStopped(ctx, protocol.Command{Verb: protocol.VerbEndData}, err)
 	}
 	c.logLine2(ctx, ".")
-	c.expect(protocol.Command{Verb: protocol.VerbEndData}, n, fn)
-	return nil
+	if fn != nil {
+		c.handlers[h] = fn
+	}
+	return h, nil
+}
+
+// maxEmptyReads is how many (0, nil) reads in a row a body reader may
+// return before it counts as broken (what bufio allows).
+const maxEmptyReads = 100
+
+// bodyReader reads a message body: the context is checked before every
+// read, a reader stuck returning (0, nil) fails with io.ErrNoProgress,
+// and every error but a bare io.EOF is wrapped as the body's failure.
+type bodyReader struct {
+	ctx   context.Context
+	r     io.Reader
+	empty int
+}
+
+func (b *bodyReader) read(p []byte) (int, error) {
+	if err := b.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := b.r.Read(p)
+	switch {
+	case err == io.EOF: // the only end of a message; not errors.Is: a wrapped EOF is a failure
+		return n, io.EOF
+	case err != nil:
+		return 0, fmt.Errorf("session: reading message body: %w", err)
+	case n > 0:
+		b.empty = 0
+		return n, nil
+	}
+	if b.empty++; b.empty >= maxEmptyReads {
+		return 0, fmt.Errorf("session: reading message body: %w", io.ErrNoProgress)
+	}
+	return 0, nil
+}
+
+// errBodyPanic is why the connection was closed when the body reader panicked.
+var errBodyPanic = errors.New("session: the message body reader panicked")
+
+// closeOnPanic, deferred by the body loops, closes the connection when the
+// body reader panics (the message is cut short and must not be completed)
+// and lets the panic go on.
+func (c *Client) closeOnPanic() {
+	if p := recover(); p != nil {
+		c.shutdown(errBodyPanic)
+		panic(p)
+	}
 }
 
 func (c *Client) logLine2(ctx context.Context, line string) {

@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 
 	"github.com/postwire/postwire/protocol"
 	"github.com/postwire/postwire/transport"
@@ -56,13 +55,9 @@ func (c *Client) startTLS(ctx context.Context, cfg *tls.Config) error {
 	if ev.Kind != protocol.EventStartTLS {
 		return newReplyError(ev.Cmd, ev.Reply)
 	}
-	if c.pc.Buffered() > 0 {
+	if err := c.pc.Err(); err != nil {
 		// Bytes after the 220 (read with it): an injection. The core
-		// reports it; no handshake with whoever sent them.
-		_, err := c.pc.NextEvent()
-		if err == nil || errors.Is(err, protocol.ErrNeedData) {
-			err = &protocol.PeerError{State: c.pc.State(), Err: protocol.ErrTLSInjection}
-		}
+		// decided; no handshake with whoever sent them.
 		c.shutdown(err)
 		return err
 	}

@@ -13,19 +13,12 @@ import (
 
 // errPending marks a recipient whose fate is not known yet; finish
 // replaces it with the transaction's error.
-var errPending = errors.New("session: internal: pending")
-
-// errNoReply is what a handler expecting several replies (LMTP's end of
-// data) gets once when the core matched fewer to the command: the
-// recipients left have no reply of their own. Handlers wrap it.
-var errNoReply = errors.New("session: no reply for this recipient")
-
-// chunkWindow is how many non-last BDAT chunks may await their replies
-// before the client reads some (keeps both sides' buffers bounded).
-const chunkWindow = 4
+var errPending = errors.New("session: recipient pending")
 
 // txn is one mail transaction of SendMail/SendBatch. Its on* methods are
-// the reply handlers; they only record, the run loop decides.
+// the reply handlers; they only record results, the run loop decides.
+// Which reply answers which command is the core's business: the txn keeps
+// the handles of its commands, and what the replies said.
 type txn struct {
 	c          *Client
 	from       string
@@ -40,14 +33,9 @@ type txn struct {
 	err     error
 	started bool // something was queued for the server
 
-	mailDone, mailOK bool
-	rcptDone         int
-	accepted         []int // indexes into to, in RCPT order
-	dataDone, dataOK bool
-	sent             bool  // the end of the body was queued
-	endOffset        int64 // c.written after the end of the body is written
-	finalN           int   // LMTP replies received after the data
-	chunkErr         *ReplyError
+	mail, firstRcpt, data, end protocol.Handle // NoHandle until queued
+	mailOK, dataOK             bool
+	chunkErr                   *ReplyError // the first BDAT chunk refused
 }
 
 func newTxn(c *Client, m Envelope) *txn {
@@ -87,9 +75,9 @@ func (t *txn) prepare() error {
 		mp = append(mp, p)
 		return nil
 	}
-	utf8 := o.SMTPUTF8 || !isASCII(t.from)
+	utf8 := o.SMTPUTF8 || !codec.IsASCII(t.from)
 	for _, to := range t.to {
-		utf8 = utf8 || !isASCII(to)
+		utf8 = utf8 || !codec.IsASCII(to)
 	}
 	size := o.Size
 	if size <= 0 {
@@ -127,28 +115,14 @@ func (t *txn) prepare() error {
 			return err
 		}
 	}
-	for _, p := range o.MailParams {
-		if ext := paramExtension(p.Key); ext != "" {
-			if err := c.needExt(ext); err != nil {
-				return err
-			}
-		}
-		mp = append(mp, p)
-	}
+	mp = append(mp, o.MailParams...)
 	t.mailParams = mp
-	if _, err := protocol.Mail(t.from, mp...).AppendWire(nil); err != nil {
+	if err := c.preflight(protocol.Mail(t.from, mp...)); err != nil {
 		return err
 	}
 	if len(o.Notify) > 0 || o.OriginalRecipients {
 		if err := c.needExt("DSN"); err != nil {
 			return err
-		}
-	}
-	for _, p := range o.RcptParams {
-		if ext := paramExtension(p.Key); ext != "" {
-			if err := c.needExt(ext); err != nil {
-				return err
-			}
 		}
 	}
 	t.rcptParams = make([][]protocol.Param, len(t.to))
@@ -165,7 +139,7 @@ func (t *txn) prepare() error {
 			rp = append(rp, protocol.Param{Key: "ORCPT", Value: "rfc822;" + codec.XtextEncode(to)})
 		}
 		rp = append(rp, o.RcptParams...)
-		if _, err := protocol.Rcpt(to, rp...).AppendWire(nil); err != nil {
+		if err := c.preflight(protocol.Rcpt(to, rp...)); err != nil {
 			return err
 		}
 		t.rcptParams[i] = rp
@@ -176,7 +150,6 @@ func (t *txn) prepare() error {
 }
 
 func (t *txn) onMail(ev protocol.Event, err error) {
-	t.mailDone = true
 	if err != nil {
 		t.fail(err)
 		return
@@ -188,9 +161,8 @@ func (t *txn) onMail(ev protocol.Event, err error) {
 	t.fail(&SenderRefusedError{Sender: t.from, Reply: newReplyError(ev.Cmd, ev.Reply)})
 }
 
-func (t *txn) onRcpt(i int) func(protocol.Event, error) {
+func (t *txn) onRcpt(i int) handler {
 	return func(ev protocol.Event, err error) {
-		t.rcptDone++
 		if err != nil {
 			t.fail(err)
 			return
@@ -201,15 +173,24 @@ func (t *txn) onRcpt(i int) func(protocol.Event, error) {
 		case !t.mailOK:
 			// MAIL was refused: this reply (503) says nothing about the recipient.
 		case ev.Reply.Positive():
-			t.accepted = append(t.accepted, i)
 		default:
 			r.Err = &RecipientError{Recipient: t.to[i], Reply: newReplyError(ev.Cmd, ev.Reply)}
 		}
 	}
 }
 
+// accepted returns the indexes of the recipients accepted at RCPT, in order.
+func (t *txn) accepted() []int {
+	var acc []int
+	for i, r := range t.res.Recipients {
+		if t.mailOK && r.Reply.Positive() && r.Err == errPending {
+			acc = append(acc, i)
+		}
+	}
+	return acc
+}
+
 func (t *txn) onData(ev protocol.Event, err error) {
-	t.dataDone = true
 	if err != nil {
 		t.fail(err)
 		return
@@ -220,7 +201,7 @@ func (t *txn) onData(ev protocol.Event, err error) {
 		t.dataOK = true
 		return
 	}
-	if t.mailOK && len(t.accepted) > 0 {
+	if t.mailOK && len(t.accepted()) > 0 {
 		t.fail(&DataError{Reply: newReplyError(ev.Cmd, ev.Reply)})
 	}
 }
@@ -238,62 +219,44 @@ func (t *txn) allRefused() error {
 
 // onFinal handles the reply (LMTP: each reply) after the end of the data.
 func (t *txn) onFinal(ev protocol.Event, err error) {
-	c := t.c
-	if t.chunkErr != nil {
-		// A BDAT chunk was refused: the transaction failed (RFC 3030
-		// §4.2), whatever the server says after the last chunk.
-		de := &DataError{Reply: t.chunkErr}
-		t.fail(de)
-		for _, i := range t.accepted[min(t.finalN, len(t.accepted)):] {
-			t.res.Recipients[i].Err = de
-		}
-		t.finalN = len(t.accepted)
-		if err == nil {
-			t.res.Reply = ev.Reply
-		}
-		return
-	}
 	if err != nil {
-		rest := t.accepted[min(t.finalN, len(t.accepted)):]
-		t.finalN = len(t.accepted)
-		if !t.sent || c.written < t.endOffset {
-			// The end of the body never left: the server cannot have accepted it.
-			t.fail(err)
+		if !t.c.pc.Written(t.end) {
+			t.fail(err) // the end of the body never left: nothing can have been accepted
 			return
 		}
 		u := &UnknownDeliveryError{Err: err}
-		for _, i := range rest {
+		for _, i := range t.accepted() {
 			u.Recipients = append(u.Recipients, t.to[i])
 			t.res.Recipients[i].Err = u
 		}
 		t.fail(u)
 		return
 	}
-	t.res.Reply = ev.Reply
-	if !c.opts.LMTP {
-		t.finalN = len(t.accepted)
-		var de error
-		if !ev.Reply.Positive() {
-			de = &DataError{Reply: newReplyError(ev.Cmd, ev.Reply)}
-			t.fail(de)
+	var verdict error
+	switch {
+	case t.chunkErr != nil:
+		// A BDAT chunk was refused: the transaction failed (RFC 3030
+		// §4.2), whatever the server says after the last chunk.
+		verdict = &DataError{Reply: t.chunkErr}
+	case !ev.Reply.Positive() && !t.c.opts.LMTP:
+		verdict = &DataError{Reply: newReplyError(ev.Cmd, ev.Reply)}
+	case !ev.Reply.Positive():
+		verdict = &RecipientError{Recipient: ev.Rcpt, Reply: newReplyError(ev.Cmd, ev.Reply)}
+	}
+	if !t.c.opts.LMTP || t.chunkErr != nil {
+		t.fail(verdict)
+		if !t.c.opts.LMTP {
+			t.res.Reply = ev.Reply
 		}
-		for _, i := range t.accepted {
-			t.res.Recipients[i].Reply = ev.Reply
-			t.res.Recipients[i].Err = de
+		for _, i := range t.accepted() {
+			t.res.Recipients[i].Reply, t.res.Recipients[i].Err = ev.Reply, verdict
 		}
 		return
 	}
-	if t.finalN >= len(t.accepted) {
-		return
-	}
-	i := t.accepted[t.finalN]
-	t.finalN++
-	r := &t.res.Recipients[i]
-	r.Reply = ev.Reply
-	if ev.Reply.Positive() {
-		r.Err = nil
-	} else {
-		r.Err = &RecipientError{Recipient: t.to[i], Reply: newReplyError(ev.Cmd, ev.Reply)}
+	// LMTP: this reply is for the recipient its RCPT named (RFC 2033 §4.2).
+	if i := int(ev.RcptHandle - t.firstRcpt); ev.RcptHandle != protocol.NoHandle && i >= 0 && i < len(t.to) {
+		r := &t.res.Recipients[i]
+		r.Reply, r.Err = ev.Reply, verdict
 	}
 }
 
@@ -307,13 +270,6 @@ func (t *txn) onChunk(ev protocol.Event, err error) {
 	}
 }
 
-// markSent records that the end of the body is queued: once c.written
-// reaches endOffset the server may have the whole message.
-func (t *txn) markSent() {
-	t.sent = true
-	t.endOffset = t.c.written + int64(len(t.c.pc.Outgoing()))
-}
-
 // finish settles the result after every reply has been processed.
 func (t *txn) finish() (*SendResult, error) {
 	if !t.started {
@@ -321,35 +277,27 @@ func (t *txn) finish() (*SendResult, error) {
 	}
 	if t.err == nil && t.c.opts.LMTP {
 		delivered := false
-		for _, i := range t.accepted {
-			if t.res.Recipients[i].Err == nil {
-				delivered = true
-			}
+		for _, r := range t.res.Recipients {
+			delivered = delivered || r.Err == nil
 		}
 		if !delivered {
 			t.err = t.allRefused()
 		}
 	}
-	if t.err == nil && !t.sent {
-		t.err = errors.New("session: internal error: transaction ended without data")
+	if t.err == nil && t.end == protocol.NoHandle {
+		t.err = fmt.Errorf("%w: transaction ended without data", ErrInternal)
 	}
 	for i := range t.res.Recipients {
 		r := &t.res.Recipients[i]
 		if r.Err == errPending {
 			r.Err = t.err
+			if t.err == nil { // an LMTP recipient the server never answered
+				r.Err = &UnknownDeliveryError{Recipients: []string{r.Recipient}, Err: ErrServerDisconnected}
+			}
 		}
 		if re, ok := r.Err.(*RecipientError); ok {
 			t.res.Refused = append(t.res.Refused, *re)
 		}
 	}
 	return &t.res, t.err
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
