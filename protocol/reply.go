@@ -147,13 +147,6 @@ func (p *replyParser) inReply() bool { return len(p.buf) > p.start }
 // offset returns the stream offset of the first unconsumed byte.
 func (p *replyParser) offset() int64 { return p.off + int64(p.start) }
 
-// discard drops everything unconsumed (after the conversation closed).
-func (p *replyParser) discard() {
-	p.off += int64(len(p.buf))
-	p.buf, p.start, p.line, p.scan = p.buf[:0], 0, 0, 0
-	p.resetReply()
-}
-
 func (p *replyParser) resetReply() {
 	p.code, p.hasEnh, p.ecode, p.spans = 0, false, EnhancedCode{}, p.spans[:0]
 }

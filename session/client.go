@@ -188,6 +188,9 @@ func newClient(ctx context.Context, conn net.Conn, host string, port int, addr s
 			break
 		}
 	}
+	if gerr == nil {
+		gerr = c.peerError(c.pc.Err()) // more than the greeting before any command
+	}
 	if gerr != nil {
 		c.shutdown(gerr)
 		return nil, gerr
