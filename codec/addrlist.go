@@ -18,12 +18,14 @@ var (
 	errPhrase    = errors.New("display name without an address")
 	errRoute     = errors.New("malformed source route")
 	errManyAt    = errors.New("more than one '@' in an address")
+	errDomain    = errors.New("white space or a quoted string in a domain")
 )
 
 type tokKind uint8
 
 const (
-	tokWord    tokKind = iota // atom, domain literal or encoded word, as written
+	tokWord    tokKind = iota // atom or domain literal, as written
+	tokEncoded                // RFC 2047 encoded word
 	tokQuoted                 // quoted string, quotes and escapes as written
 	tokSpace                  // white space or a comment
 	tokSpecial                // one of , ; : < > @ .
@@ -83,11 +85,14 @@ func tokenize(v string) ([]token, error) {
 			toks = append(toks, token{tokSpecial, v[i : i+1]})
 			i++
 		default:
-			j := i + encodedWordLen(v[i:])
-			if j == i {
-				for j < len(v) && !atomEnd(v[j]) {
-					j++
-				}
+			if n := encodedWordLen(v[i:]); n > 0 {
+				toks = append(toks, token{tokEncoded, v[i : i+n]})
+				i += n
+				continue
+			}
+			j := i
+			for j < len(v) && !atomEnd(v[j]) {
+				j++
 			}
 			toks = append(toks, token{tokWord, v[i:j]})
 			i = j
@@ -173,18 +178,20 @@ func encodedWordLen(s string) int {
 // addr-specs in order, with "" for an explicit empty angle-addr ("<>"),
 // and does not check them with CheckAddress (the caller does).
 //
-// What it accepts, as getaddresses does: bare local parts ("Jeff"), display
-// names with unquoted dots or specials-free words, a missing '>' at the end
-// of an item, empty items and trailing commas (they add nothing), groups
-// (also nested or without their ';'), comments anywhere, source routes
-// ("<@relay:a@example.com>"), white space around '@' and '.'.
+// It accepts what getaddresses accepts: bare local parts ("Jeff"), display
+// names with unquoted dots ("John Q. Public <jqp@example.com>"), a missing
+// '>' at the end of an item, empty items and trailing commas (they add
+// nothing), groups (nested, or without their ';'), comments anywhere,
+// source routes ("<@relay:a@example.com>"), white space around '@' and
+// '.' (RFC 5322's obsolete syntax).
 //
-// What it refuses, where getaddresses's strict mode also fails or its
-// answer would be a guess: more than one address in one item
-// ("a@example.com <b@example.com>", "<a@example.com> Bob"), a ';' outside a
-// group, a '>' or ':' outside an angle-addr, an unclosed quote, comment or
-// domain literal, a display name with no address ("John Smith", which
-// Python sends as RCPT TO:<John>), two '@' in one address.
+// It refuses what getaddresses's strict mode refuses too, or where its
+// answer would be a guess: two addresses in one item ("a@example.com
+// <b@example.com>", "<a@example.com> Bob"), a ';' outside a group, anything
+// but ',' or ';' after a group's ';', a '>' or ':' outside an angle-addr,
+// an unclosed quote, comment or domain literal, a display name with no
+// address ("John Smith", which Python sends as RCPT TO:<John>), two '@' in
+// one address.
 func lenientList(v string) ([]string, error) {
 	toks, err := tokenize(v)
 	if err != nil {
@@ -195,6 +202,7 @@ func lenientList(v string) ([]string, error) {
 		item    []token
 		depth   int  // open groups
 		inAngle bool // after '<' in the current item
+		closed  bool // a group just ended: only ',' or ';' may follow
 	)
 	flush := func() error {
 		a, ok, err := itemAddress(item)
@@ -210,6 +218,7 @@ func lenientList(v string) ([]string, error) {
 			if err := flush(); err != nil {
 				return nil, err
 			}
+			closed = false
 			continue
 		case t.is(';'):
 			if depth == 0 {
@@ -219,7 +228,11 @@ func lenientList(v string) ([]string, error) {
 				return nil, err
 			}
 			depth--
+			closed = true
 			continue
+		case t.kind == tokSpace:
+		case closed:
+			return nil, errStray // "G: a@example.com; b@example.org"
 		case t.is(':') && !inAngle && phraseOnly(item):
 			depth++ // a group's name: its members follow
 			item = item[:0]
@@ -316,35 +329,59 @@ func stripRoute(toks []token) ([]token, error) {
 
 // addrSpec joins the tokens of an addr-spec, or of a bare local part when
 // there is no '@'. White space next to '@' or '.' is dropped (RFC 5322's
-// obsolete CFWS there); other white space is kept, for CheckAddress to
-// refuse. A lone quoted string stands for its content, as in Python.
+// obsolete CFWS there); other white space in the local part is kept, for
+// CheckAddress to refuse. A bare local part is atoms and dots ("Jeff",
+// "j.doe") or one quoted string, which stands for its content as in
+// Python; a domain is atoms, dots and domain literals.
 func addrSpec(toks []token) (string, error) {
-	at := 0
-	for _, t := range toks {
+	at := -1
+	for i, t := range toks {
 		switch {
+		case t.is('@') && at >= 0:
+			return "", errManyAt
 		case t.is('@'):
-			at++
+			at = i
 		case t.kind == tokSpecial && !t.is('.'):
 			return "", errStray // '<', '>' or ':' where no address has them
 		}
 	}
-	switch {
-	case at > 1:
-		return "", errManyAt
-	case at == 0 && len(toks) == 1 && toks[0].kind == tokQuoted:
-		return unquote(toks[0].text), nil
+	if at < 0 {
+		return bareLocalPart(toks)
+	}
+	for _, t := range toks[at+1:] {
+		if t.kind == tokQuoted {
+			return "", errDomain
+		}
 	}
 	var b strings.Builder
 	for i, t := range toks {
-		if t.kind == tokSpace {
-			if at == 0 {
-				return "", errPhrase // "John Smith": Python keeps only "John"
-			}
-			if toks[i-1].kind == tokSpecial || toks[i+1].kind == tokSpecial {
-				continue
-			}
+		if t.kind == tokSpace && (toks[i-1].kind == tokSpecial || toks[i+1].kind == tokSpecial) {
+			continue // toks is trimmed: a space has tokens on both sides
+		}
+		if t.kind == tokSpace && i > at {
+			return "", errDomain // Python joins "exam ple.com" into one name
 		}
 		b.WriteString(t.text)
+	}
+	return b.String(), nil
+}
+
+// bareLocalPart is addrSpec without an '@' ("Jeff"), which smtplib sends
+// as RCPT TO:<Jeff>. An encoded word there is a display name whose
+// address is missing (Python would send it as the address).
+func bareLocalPart(toks []token) (string, error) {
+	if len(toks) == 1 && toks[0].kind == tokQuoted {
+		return unquote(toks[0].text), nil
+	}
+	var b strings.Builder
+	for _, t := range toks {
+		if t.kind != tokWord && !t.is('.') {
+			return "", errPhrase // "John Smith": Python keeps only "John"
+		}
+		b.WriteString(t.text)
+	}
+	if !strings.ContainsFunc(b.String(), func(r rune) bool { return r != '.' }) {
+		return "", errPhrase // dots alone
 	}
 	return b.String(), nil
 }
