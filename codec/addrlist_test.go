@@ -16,7 +16,11 @@ import (
 // since the CVE-2023-27043 fix) returns for the value, addresses only:
 // smtplib's send_message sends one RCPT per entry, "" as RCPT TO:<>, and
 // [""] is its signal that parsing failed. want (or err) is postwire's
-// answer; every departure from py, other than dropping "", says why.
+// answer; every departure from py, other than dropping "", says why. py
+// is for a message parsed with the default compat32 policy; with
+// email.policy.default the header registry re-renders the value before
+// getaddresses sees it, which turns a few failures into answers (a
+// trailing comma is dropped, "John Smith" becomes RCPT TO:<John Smith>).
 var lenientCases = []struct {
 	in   string
 	py   []string
