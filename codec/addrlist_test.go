@@ -3,10 +3,12 @@ package codec_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"pgregory.net/rapid"
 
 	"github.com/postwire/postwire/codec"
 )
@@ -151,4 +153,64 @@ func TestParseEnvelopeLenient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestParseEnvelopeLenientModel builds address lists from the shapes real
+// mail has (plain addresses, display names with dots and comments, bare
+// local parts, empty items, groups, a last '>' missing) and checks that
+// the recipients are the model's, in order, whichever parser reads them.
+func TestParseEnvelopeLenientModel(t *testing.T) {
+	addrGen := rapid.StringMatching(`[a-z]{1,5}(\.[a-z]{1,3})?@[a-z]{1,5}\.example`)
+	nameGen := rapid.StringMatching(`[A-Z][a-z]{0,5}( [A-Z]\.)?( [A-Z][a-z]{1,5})?`)
+	rapid.Check(t, func(t *rapid.T) {
+		var want, items []string
+		item := func(t *rapid.T) string {
+			switch rapid.IntRange(0, 5).Draw(t, "shape") {
+			case 0:
+				a := addrGen.Draw(t, "addr")
+				want = append(want, a)
+				return a
+			case 1:
+				a := addrGen.Draw(t, "addr")
+				want = append(want, a)
+				return nameGen.Draw(t, "name") + " <" + a + ">"
+			case 2:
+				a := addrGen.Draw(t, "addr")
+				want = append(want, a)
+				return a + " (" + nameGen.Draw(t, "comment") + ")"
+			case 3:
+				l := rapid.StringMatching(`[A-Za-z]{1,8}`).Draw(t, "local")
+				want = append(want, l)
+				return l
+			case 4:
+				return ""
+			default:
+				a := addrGen.Draw(t, "addr")
+				want = append(want, a)
+				return "(" + nameGen.Draw(t, "comment") + ") " + a
+			}
+		}
+		for range rapid.IntRange(1, 6).Draw(t, "items") {
+			if rapid.IntRange(0, 4).Draw(t, "group") == 0 {
+				var members []string
+				for range rapid.IntRange(0, 3).Draw(t, "members") {
+					members = append(members, item(t))
+				}
+				items = append(items, "Team: "+strings.Join(members, ", ")+";")
+				continue
+			}
+			items = append(items, item(t))
+		}
+		v := strings.Join(items, ", ")
+		if rapid.Bool().Draw(t, "unclosed") && len(want) > 0 && strings.HasSuffix(v, want[len(want)-1]+">") {
+			v = strings.TrimSuffix(v, ">") // "Name <a@example" at the very end
+		}
+		env, err := codec.ParseEnvelope([]byte("From: x@example.com\r\nTo: " + v + "\r\nCc: last@example.net\r\n\r\n"))
+		if err != nil {
+			t.Fatalf("To: %s: %v", v, err)
+		}
+		if diff := cmp.Diff(append(want, "last@example.net"), env.To); diff != "" {
+			t.Fatalf("To: %s: recipients mismatch (-want +got):\n%s", v, diff)
+		}
+	})
 }
