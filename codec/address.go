@@ -112,3 +112,24 @@ func IsASCII(s string) bool {
 	}
 	return true
 }
+
+// ReversePath returns the reverse-path a caller's sender string stands
+// for, read the way smtplib's quoteaddr reads the from_addr of sendmail:
+// surrounding blanks (space, tab) are dropped, and one pair of angle
+// brackets around the whole string is removed, so "<>" is the null
+// reverse-path "" (as for smtplib and every MTA) and "<a@example.com>" is
+// a@example.com. Anything else, brackets inside included, is returned as
+// it was (blanks trimmed) for CheckAddress to judge; CR and LF are never
+// trimmed, so a line break still reaches CheckAddress and is refused.
+// ReversePath("") is "", the null path as before.
+func ReversePath(s string) string {
+	t := strings.Trim(s, " \t")
+	if len(t) < 2 || t[0] != '<' || t[len(t)-1] != '>' {
+		return t
+	}
+	inner := t[1 : len(t)-1]
+	if strings.ContainsAny(inner, "<>") {
+		return t // "<a@x> SIZE=1 <b@y>": not one path
+	}
+	return strings.Trim(inner, " \t")
+}

@@ -121,3 +121,39 @@ func TestIsASCII(t *testing.T) {
 		}
 	}
 }
+
+func TestReversePath(t *testing.T) {
+	tests := []struct {
+		in, want string
+		err      error // CheckAddress(want)
+	}{
+		{"", "", nil},
+		{"<>", "", nil},
+		{" <> ", "", nil},
+		{"\t<>", "", nil},
+		{"< >", "", nil},
+		{"a@example.com", "a@example.com", nil},
+		{"<a@example.com>", "a@example.com", nil},
+		{" <a@example.com>\t", "a@example.com", nil},
+		{"< a@example.com >", "a@example.com", nil},
+		{"<jörg@exämple.de>", "jörg@exämple.de", nil},
+		{`<"john doe"@example.org>`, `"john doe"@example.org`, nil},
+		{" a@example.com ", "a@example.com", nil},
+		{"<<>>", "<<>>", codec.ErrAddressBrackets},
+		{"<a@example.com> SIZE=1 <b@example.org>", "<a@example.com> SIZE=1 <b@example.org>", codec.ErrAddressBrackets},
+		{"<a@example.com", "<a@example.com", codec.ErrAddressBrackets},
+		{"a@example.com>", "a@example.com>", codec.ErrAddressBrackets},
+		{"<>\r\n", "<>\r\n", codec.ErrAddressLineBreak},
+		{"<a@example.com\r\nRSET>", "a@example.com\r\nRSET", codec.ErrAddressLineBreak},
+		{"Alice <a@example.com>", "Alice <a@example.com>", codec.ErrAddressBrackets},
+	}
+	for _, tt := range tests {
+		got := codec.ReversePath(tt.in)
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("ReversePath(%q) mismatch (-want +got):\n%s", tt.in, diff)
+		}
+		if diff := cmp.Diff(tt.err, codec.CheckAddress(got), cmpopts.EquateErrors()); diff != "" {
+			t.Errorf("CheckAddress(ReversePath(%q)) mismatch (-want +got):\n%s", tt.in, diff)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 // Package codec holds postwire's pure byte transforms: dot-stuffing of the
-// DATA body and its inverse, xtext (RFC 3461), checks on envelope addresses,
-// and the envelope of a message taken from its header block (the rules of
-// Python smtplib's send_message).
+// DATA body and its inverse, xtext and ORCPT values (RFC 3461, RFC 6533),
+// checks on envelope addresses and the reading of a caller's sender
+// (ReversePath: "<>" is the null path), and the envelope of a message taken
+// from its header block (the rules of Python smtplib's send_message, its
+// lenient address parsing included).
 //
 // Nothing here does I/O, reads a clock, starts a goroutine or keeps global
 // state; every function is safe to call concurrently on distinct values.

@@ -13,7 +13,8 @@ import (
 // Envelope is what SMTP needs to send a message, taken from its header.
 type Envelope struct {
 	// From is the reverse-path (an addr-spec, no angle brackets): from
-	// Sender, else From (or Resent-Sender, else Resent-From).
+	// Sender, else From (or Resent-Sender, else Resent-From). "" is the
+	// null reverse-path, given as "<>" in that field, as smtplib reads it.
 	From string
 	// To holds the forward-paths: the addresses of every To, Cc and Bcc
 	// field (or Resent-To, Resent-Cc, Resent-Bcc) in the order the fields
@@ -181,26 +182,36 @@ var addressParser = mail.AddressParser{WordDecoder: &mime.WordDecoder{
 }}
 
 // addresses parses a field's address list. An empty value is no address.
+// net/mail reads it first; when net/mail refuses it, lenientList does, as
+// smtplib would. "" in the result is an explicit "<>". Every address must
+// pass CheckAddress: what would corrupt the command line is refused here,
+// with the field's location, rather than sent as smtplib would send it.
 func (f *headerField) addresses() ([]string, error) {
 	v := strings.TrimSpace(f.value)
 	if v == "" {
 		return nil, nil
 	}
-	list, err := addressParser.ParseList(v)
-	if err != nil {
+	var out []string
+	if list, err := addressParser.ParseList(v); err == nil {
+		out = make([]string, 0, len(list))
+		for _, a := range list {
+			out = append(out, wireAddr(a.Address))
+		}
+	} else if out, err = lenientList(v); err != nil {
 		return nil, &HeaderError{Line: f.line, Field: f.name, Err: err}
 	}
-	out := make([]string, 0, len(list))
-	for _, a := range list {
-		out = append(out, addrSpec(a.Address))
+	for _, a := range out {
+		if err := CheckAddress(a); err != nil {
+			return nil, &HeaderError{Line: f.line, Field: f.name, Err: err}
+		}
 	}
 	return out, nil
 }
 
-// addrSpec turns net/mail's decoded address back into wire form: a local
+// wireAddr turns net/mail's decoded address back into wire form: a local
 // part that is not a dot-atom (net/mail hands it back unquoted) is quoted
 // again. UTF-8 is kept as is.
-func addrSpec(a string) string {
+func wireAddr(a string) string {
 	s := (&mail.Address{Address: a}).String() // "<addr-spec>" when Name is empty
 	return strings.TrimSuffix(strings.TrimPrefix(s, "<"), ">")
 }
@@ -219,22 +230,37 @@ func addrSpec(a string) string {
 //     Resent-Date are ignored (the plain fields are used).
 //   - Otherwise the sender comes from Sender, else From. A Sender field
 //     whose value is empty is skipped. When the chosen field lists several
-//     addresses the first is used (as smtplib does).
+//     addresses the first is used (as smtplib does). An empty angle-addr
+//     there ("<>", "Mail Delivery System <>") is the null reverse-path:
+//     From is "" (smtplib sends MAIL FROM:<> for it too).
 //   - Recipients are the addresses of every To, Cc and Bcc field (or their
 //     Resent- forms), in header order, duplicates kept; groups are expanded
-//     and empty groups ("undisclosed-recipients:;") add nothing.
+//     and empty groups ("undisclosed-recipients:;") add nothing, nor do
+//     empty list items and "<>".
 //   - A bare CR inside a header line is refused (*HeaderError): the
 //     dot-stuffer would turn it into a line break and start a field this
 //     parser did not see.
 //   - Bcc and Resent-Bcc fields are always removed from Header, together
 //     with their continuation lines; nothing else changes.
 //
-// Field names match case-insensitively. Addresses are parsed by net/mail,
-// so UTF-8 addresses (RFC 6532) and RFC 2047 display names are accepted;
-// an unparsable address field that is needed, or a line that is not a
-// field, gives a *HeaderError (errors.Is ErrHeaderSyntax). No sender gives
-// ErrNoSender, no recipient ErrNoRecipients. The returned addresses are not
-// checked with CheckAddress; the caller does that before sending.
+// Field names match case-insensitively. Address fields are parsed by
+// net/mail, so UTF-8 addresses (RFC 6532) and RFC 2047 display names are
+// accepted. A field net/mail refuses is read again as leniently as
+// smtplib's email.utils.getaddresses reads it: bare local parts
+// ("Resent-To: a@example.com, Jeff" gives a@example.com and Jeff),
+// unquoted dots in display names, a missing '>', comments, groups without
+// their ';', empty items and trailing commas. Still refused, as smtplib's
+// strict parsing refuses them or where its answer is a guess: two
+// addresses in one item ("a@example.com <b@example.org>"), a ';' outside a
+// group, an unclosed quote or comment, a display name with no address
+// ("John Smith", which smtplib sends as RCPT TO:<John>). Every
+// address returned passes CheckAddress: one that does not (a space, '<',
+// '>', a control character) is refused rather than put on the wire.
+//
+// An unparsable address field that is needed, or a line that is not a
+// field, gives a *HeaderError (errors.Is ErrHeaderSyntax; for an address
+// that CheckAddress refuses, errors.As also finds its *AddressError). No
+// sender gives ErrNoSender, no recipient ErrNoRecipients.
 func ParseEnvelope(header []byte) (Envelope, error) {
 	block, blank := header, []byte(nil)
 	if n := SplitHeader(header); n >= 0 {
@@ -278,7 +304,11 @@ func ParseEnvelope(header []byte) (Envelope, error) {
 		if err != nil {
 			return Envelope{}, err
 		}
-		env.To = append(env.To, addrs...)
+		for _, a := range addrs {
+			if a != "" { // "<>" names no recipient; smtplib would send RCPT TO:<>
+				env.To = append(env.To, a)
+			}
+		}
 	}
 	if len(env.To) == 0 {
 		return Envelope{}, ErrNoRecipients
@@ -323,7 +353,7 @@ func sender(fields []headerField, prefix string) (string, error) {
 				return "", err
 			}
 			if len(addrs) > 0 {
-				return addrs[0], nil
+				return addrs[0], nil // "" for "<>": the null reverse-path
 			}
 			if want == "From" {
 				return "", ErrNoSender

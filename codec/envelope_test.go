@@ -122,6 +122,64 @@ func TestParseEnvelope(t *testing.T) {
 			want: codec.Envelope{From: `"john..doe"@example.com`, To: []string{"x@example.org"}},
 		},
 		{
+			name: "issue 8: bare local part in Resent-To",
+			in: crlfLines("From: orig@example.com", "To: orig-to@example.org", "Resent-Date: Mon, 23 Nov 2026 09:00:00 +0000",
+				"Resent-From: fwd@example.com", "Resent-To: a@example.com, Jeff"),
+			want: codec.Envelope{From: "fwd@example.com", To: []string{"a@example.com", "Jeff"}},
+		},
+		{
+			name: "lenient Bcc still removed",
+			in:   crlfLines("From: a@example.com", "To: John Q. Public <jqp@example.com>, Jeff", "Bcc: Doe, John <jd@example.com>,"),
+			want: codec.Envelope{From: "a@example.com", To: []string{"jqp@example.com", "Jeff", "Doe", "jd@example.com"}},
+			hdr:  crlfLines("From: a@example.com", "To: John Q. Public <jqp@example.com>, Jeff"),
+		},
+		{
+			name: "From <> is the null reverse-path",
+			in:   crlfLines("From: <>", "To: b@example.org"),
+			want: codec.Envelope{From: "", To: []string{"b@example.org"}},
+		},
+		{
+			name: "From with display name and <>",
+			in:   crlfLines("From: Mail Delivery System <>", "To: b@example.org"),
+			want: codec.Envelope{From: "", To: []string{"b@example.org"}},
+		},
+		{
+			name: "Sender <> wins over From",
+			in:   crlfLines("From: a@example.com", "Sender: <>", "To: b@example.org"),
+			want: codec.Envelope{From: "", To: []string{"b@example.org"}},
+		},
+		{
+			name: "Resent-Sender <>",
+			in: crlfLines("From: orig@example.com", "Resent-Date: Mon, 23 Nov 2026 09:00:00 +0000",
+				"Resent-Sender: <>", "Resent-From: fwd@example.com", "Resent-To: new@example.org"),
+			want: codec.Envelope{From: "", To: []string{"new@example.org"}},
+		},
+		{
+			name: "From bare local part, as smtplib sends it",
+			in:   crlfLines("From: Jeff", "To: b@example.org"),
+			want: codec.Envelope{From: "Jeff", To: []string{"b@example.org"}},
+		},
+		{
+			name: "From first of a lenient list",
+			in:   crlfLines("From: John Q. Public <jqp@example.com>, Jeff", "To: b@example.org"),
+			want: codec.Envelope{From: "jqp@example.com", To: []string{"b@example.org"}},
+		},
+		{
+			name: "From with two addresses in one item",
+			in:   crlfLines("From: a@example.com <b@example.org>", "To: c@example.org"),
+			err:  codec.ErrHeaderSyntax,
+		},
+		{
+			name: "To only <>",
+			in:   crlfLines("From: a@example.com", "To: <>"),
+			err:  codec.ErrNoRecipients,
+		},
+		{
+			name: "space in a lenient recipient",
+			in:   crlfLines("From: a@example.com", "To: Jeff, a b@example.com"),
+			err:  codec.ErrAddressBrackets,
+		},
+		{
 			name: "bare-LF header block",
 			in:   "From: a@example.com\nBcc: b@example.org,\n c@example.org\nTo: d@example.org\n\nbody\n",
 			want: codec.Envelope{From: "a@example.com", To: []string{"b@example.org", "c@example.org", "d@example.org"}},

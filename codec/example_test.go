@@ -84,3 +84,32 @@ func ExampleXtextEncode() {
 	// rfc822;j+C3+B6hn+2Btag@example.com
 	// rfc822;jöhn+tag@example.com
 }
+
+// A header smtplib's send_message accepts although net/mail does not: a
+// bare local part and a display name with unquoted dots.
+func ExampleParseEnvelope_lenient() {
+	env, err := codec.ParseEnvelope([]byte("From: John Q. Public <jqp@example.com>\r\n" +
+		"Resent-Date: Mon, 23 Nov 2026 09:00:00 +0000\r\n" +
+		"Resent-From: <>\r\n" +
+		"Resent-To: a@example.com, Jeff\r\n\r\n"))
+	fmt.Printf("%q %q %v\n", env.From, env.To, err)
+	// Output: "" ["a@example.com" "Jeff"] <nil>
+}
+
+func ExampleReversePath() {
+	for _, s := range []string{"<>", "<a@example.com>", "a@example.com"} {
+		fmt.Printf("MAIL FROM:<%s>\n", codec.ReversePath(s))
+	}
+	// Output:
+	// MAIL FROM:<>
+	// MAIL FROM:<a@example.com>
+	// MAIL FROM:<a@example.com>
+}
+
+func ExampleORCPT() {
+	fmt.Println("ORCPT=" + codec.ORCPT("a+b@example.com"))
+	fmt.Println("ORCPT=" + codec.ORCPT("jörg@exämple.de"))
+	// Output:
+	// ORCPT=rfc822;a+2Bb@example.com
+	// ORCPT=utf-8;j\x{F6}rg@ex\x{E4}mple.de
+}

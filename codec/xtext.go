@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrBadXtext is the cause of every XtextDecode error.
@@ -107,4 +108,49 @@ func unhexUpper(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
+}
+
+// ORCPT returns the value of the DSN parameter ORCPT (RFC 3461 section
+// 4.2) for an original recipient address, without the "ORCPT=":
+//
+//   - "rfc822;" and the address as xtext when it is ASCII;
+//   - "utf-8;" and the address as RFC 6533's utf-8-addr-xtext when it is
+//     not: QCHARs ("!" through "~" except "+", "=" and "\") stand for
+//     themselves, and every other character becomes \x{HEX}, its code
+//     point in upper-case hex without leading zeros ("\x{E9}" for "é",
+//     "\x{5C}" for "\", "\x{20}" for a space in a quoted local part).
+//
+// The utf-8 form is 7-bit, so it is valid whether or not the server
+// offers SMTPUTF8 (RFC 6533 section 3). An address that is not valid
+// UTF-8 or holds a control character cannot be written in that form; it
+// gets the rfc822 form (every byte xtext-escaped) instead, so the result
+// is always printable ASCII without spaces. Such an address fails
+// CheckAddress anyway.
+func ORCPT(addr string) string {
+	if IsASCII(addr) || !utf8.ValidString(addr) || hasControl(addr) {
+		return "rfc822;" + XtextEncode(addr)
+	}
+	var b strings.Builder
+	b.Grow(len("utf-8;") + 2*len(addr))
+	b.WriteString("utf-8;")
+	for _, r := range addr {
+		if r < utf8.RuneSelf && r != '\\' && xtextPlain(byte(r)) {
+			b.WriteRune(r)
+			continue
+		}
+		b.WriteString(`\x{`)
+		b.WriteString(strings.ToUpper(strconv.FormatInt(int64(r), 16)))
+		b.WriteByte('}')
+	}
+	return b.String()
+}
+
+// hasControl reports whether s holds a C0 control byte (a space is not one).
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package fuzz
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,11 +106,17 @@ func FuzzXtext(f *testing.F) {
 
 // FuzzEnvelope: arbitrary header bytes never panic; errors are the
 // documented ones; on success Header holds no Bcc or Resent-Bcc field, ends
-// with its blank line, and sender and recipients are non-empty.
+// with its blank line, there is at least one recipient, no recipient is
+// empty, and every address (the sender too, "" being the null path) passes
+// CheckAddress, whether net/mail or the lenient parser read it.
 func FuzzEnvelope(f *testing.F) {
 	f.Add([]byte("From: a@example.com\r\nTo: b@example.org\r\nBcc: c@example.net,\r\n d@example.net\r\n\r\nbody"))
 	f.Add([]byte("Resent-Date: x\nResent-From: r@example.com\nResent-Bcc: s@example.org\nFrom: a@example.com\n\n"))
 	f.Add([]byte("From: =?utf-8?q?J=C3=B6rg?= <jörg@exämple.de>\r\nTo: undisclosed-recipients:;\r\nCc: g: x@y.z;\r\n"))
+	f.Add([]byte("Resent-Date: x\r\nResent-From: <>\r\nResent-To: a@example.com, Jeff\r\n\r\n"))
+	f.Add([]byte("From: John Q. Public <jqp@example.com>, Jeff\nTo: Doe, John <jd@x.com>,, \"a@b\"\nBcc: Team: a@x (c, d), <@r:b@y;\n\n"))
+	f.Add([]byte("From: Mail Delivery System <>\r\nTo: =?utf-8?q?J=C3=B6rg,_X?= <j@example.de>, (c) a @ b .c, <x@y\r\n"))
+	f.Add([]byte("From: a@x\r\nTo: a@x <b@y>, \"unclosed, John Smith, a\x00b@c, a@b@c; G: H: x@y;;\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		env, err := codec.ParseEnvelope(in)
 		if err != nil {
@@ -119,8 +126,16 @@ func FuzzEnvelope(f *testing.F) {
 			}
 			return
 		}
-		if env.From == "" || len(env.To) == 0 {
-			t.Fatalf("ParseEnvelope(%q) succeeded with an empty envelope %+v", in, env)
+		if len(env.To) == 0 {
+			t.Fatalf("ParseEnvelope(%q) succeeded without recipients %+v", in, env)
+		}
+		for _, a := range append([]string{env.From}, env.To...) {
+			if err := codec.CheckAddress(a); err != nil {
+				t.Fatalf("ParseEnvelope(%q) returned address %q: %v", in, a, err)
+			}
+		}
+		if slices.Contains(env.To, "") {
+			t.Fatalf("ParseEnvelope(%q) returned an empty recipient: %q", in, env.To)
 		}
 		if n := codec.SplitHeader(env.Header); n != len(env.Header) {
 			t.Fatalf("Header %q does not end at its first blank line (SplitHeader = %d)", env.Header, n)

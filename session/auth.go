@@ -26,7 +26,7 @@ func (c *Client) serverInfo() auth.ServerInfo {
 	c.mu.Lock()
 	conn := c.conn
 	c.mu.Unlock()
-	info.Loopback = transport.IsLoopback(conn)
+	info.Loopback = transport.PeerIsLocal(conn, c.host, c.opts.Dialer != nil) // a Dialer may be a proxy on 127.0.0.1
 	if tc, ok := conn.(*tls.Conn); ok {
 		info.TLSExporter = transport.TLSExporter(tc)
 	}

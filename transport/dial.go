@@ -10,8 +10,10 @@
 //     deadline; failures are typed (*DialError, *HandshakeError) and wrap
 //     their cause, so errors.Is(err, context.DeadlineExceeded) and
 //     errors.As(err, new(x509.UnknownAuthorityError)) work.
-//   - Facts about a conn: IsLoopback (decided from the socket addresses,
-//     never from a name) and TLSExporter (RFC 9266 channel binding).
+//   - Facts about a conn: PeerIsLocal and IsLoopback (whether a secret may
+//     cross it in cleartext: decided from the socket, never from a name it
+//     resolved to; through a caller's dialer, also from the host dialled)
+//     and TLSExporter (RFC 9266 channel binding).
 //   - In-memory conns for tests and embedding: Pipe (a byte-stream pair
 //     built on github.com/pion/transport/v3/dpipe) and LatencyConn (adds a
 //     round-trip delay and counts round trips, for benchmarks).
