@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/pion/transport/v3/test"
 
+	"github.com/postwire/postwire/protocol"
 	"github.com/postwire/postwire/session/smtptest"
 )
 
@@ -65,7 +66,7 @@ func start(t *testing.T, cfg smtptest.Config, tlsOn bool, network string) fixtur
 	if cfg.RcptFunc == nil {
 		cfg.RcptFunc = func(addr string) smtptest.Reply {
 			if addr == "nobody@example.net" {
-				return smtptest.Reply{Code: 550, Enhanced: "5.1.1", Text: "no such user"}
+				return smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, Text: "no such user"}
 			}
 			return smtptest.Reply{}
 		}
@@ -217,7 +218,7 @@ func TestSend(t *testing.T) {
 		{
 			name: "message refused",
 			cfg: smtptest.Config{DataFunc: func(*smtptest.Message) smtptest.Reply {
-				return smtptest.Reply{Code: 554, Enhanced: "5.7.1", Text: "spam"}
+				return smtptest.Reply{Code: 554, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 7, Detail: 1}, Text: "spam"}
 			}},
 			args: func(f fixture) []string {
 				return []string{"-server", f.addr, "-from", "carol@example.com", "-to", "dave@example.net"}
@@ -322,9 +323,9 @@ func TestVerboseTranscript(t *testing.T) {
 func TestLMTP(t *testing.T) {
 	f := start(t, smtptest.Config{LMTP: true, LMTPFunc: func(rcpt string, _ *smtptest.Message) smtptest.Reply {
 		if rcpt == "full@example.net" {
-			return smtptest.Reply{Code: 452, Enhanced: "4.2.2", Text: "mailbox full"}
+			return smtptest.Reply{Code: 452, Enhanced: protocol.EnhancedCode{Class: 4, Subject: 2, Detail: 2}, Text: "mailbox full"}
 		}
-		return smtptest.Reply{Code: 250, Enhanced: "2.0.0", Text: "delivered"}
+		return smtptest.Reply{Code: 250, Enhanced: protocol.EnhancedCode{Class: 2, Subject: 0, Detail: 0}, Text: "delivered"}
 	}}, false, "unix")
 	got := runSendmail(t, []string{"-lmtp", f.addr, "-from", "carol@example.com", "-to", "dave@example.net,full@example.net"}, msg, "")
 	want := outcome{Code: 1,

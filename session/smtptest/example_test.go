@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/textproto"
 
+	"github.com/postwire/postwire/protocol"
 	"github.com/postwire/postwire/session/smtptest"
 )
 
@@ -75,7 +76,7 @@ func ExampleConfig_hook() {
 
 // Reply.String gives the wire form of a reply, multiline included.
 func ExampleReply() {
-	fmt.Printf("%q\n", smtptest.Reply{Code: 550, Enhanced: "5.1.1", Text: "no such user\nhere"})
+	fmt.Printf("%q\n", smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, Text: "no such user\nhere"})
 	// Output:
 	// "550-5.1.1 no such user\r\n550 5.1.1 here\r\n"
 }
