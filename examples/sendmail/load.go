@@ -85,6 +85,11 @@ func (t *tally) add(res *session.SendResult, err error) {
 		t.accepted.Add(1)
 		return
 	}
+	t.first(code, err)
+}
+
+// first keeps the exit status and error of the first failure.
+func (t *tally) first(code int, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.firstCode == cli.ExitOK {
@@ -120,12 +125,15 @@ func loadTest(ctx context.Context, c config, opts *session.Options, msg []byte, 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if err := ctx.Err(); err != nil {
+		t.first(exitCode(err), err) // interrupted: not every copy was tried
+	}
 
 	done := t.accepted.Load() + t.partial.Load()
 	fmt.Fprintf(sio.out, "%d of %d messages accepted over %d connections in %.3fs: %.1f messages/s\n",
 		done, c.count, workers, elapsed.Seconds(), float64(done)/elapsed.Seconds())
 	if t.partial.Load() > 0 || t.failed.Load() > 0 {
-		fmt.Fprintf(sio.out, "%d with some recipients refused, %d not sent\n", t.partial.Load(), t.failed.Load())
+		fmt.Fprintf(sio.out, "%d with some recipients refused, %d failed\n", t.partial.Load(), t.failed.Load())
 	}
 	switch {
 	case t.firstErr != nil:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"regexp"
 	"sync/atomic"
@@ -90,7 +91,7 @@ func TestLoadFailures(t *testing.T) {
 	if got.Code != cli.ExitDataErr {
 		t.Errorf("exit status %d, want %d", got.Code, cli.ExitDataErr)
 	}
-	re := regexp.MustCompile(throughput(15, 20, 2).String() + `0 with some recipients refused, 5 not sent\n$`)
+	re := regexp.MustCompile(throughput(15, 20, 2).String() + `0 with some recipients refused, 5 failed\n$`)
 	if !re.MatchString(got.Stdout) {
 		t.Errorf("stdout %q does not match %s", got.Stdout, re)
 	}
@@ -115,11 +116,33 @@ func TestLoadPartialRefusal(t *testing.T) {
 	if got.Code != want {
 		t.Errorf("exit status %d, want %d", got.Code, want)
 	}
-	re := regexp.MustCompile(throughput(4, 4, 2).String() + `4 with some recipients refused, 0 not sent\n$`)
+	re := regexp.MustCompile(throughput(4, 4, 2).String() + `4 with some recipients refused, 0 failed\n$`)
 	if !re.MatchString(got.Stdout) {
 		t.Errorf("stdout %q does not match %s", got.Stdout, re)
 	}
 	if want := "sendmail: " + f.addr + ": some recipients refused\n"; got.Stderr != want {
 		t.Errorf("stderr %q, want %q", got.Stderr, want)
+	}
+}
+
+// An interrupted load test is not a success, though no copy failed.
+func TestLoadInterrupted(t *testing.T) {
+	f := start(t, smtptest.Config{}, false, "tcp")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Ctrl-C before the first copy
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"-server", f.addr, "-pool", "2", "-count", "5", "-from", "carol@example.com", "-to", "dave@example.net", "-body", "x"},
+		stdio{in: failingReader{t}, out: &out, err: &errOut, getenv: func(string) string { return "" }})
+	if code != cli.ExitTempFail {
+		t.Errorf("exit status %d, want %d", code, cli.ExitTempFail)
+	}
+	if re := throughput(0, 5, 2); !re.MatchString(out.String()) {
+		t.Errorf("stdout %q does not match %s", out.String(), re)
+	}
+	if want := "sendmail: " + f.addr + ": the first failure: interrupted\n"; errOut.String() != want {
+		t.Errorf("stderr %q, want %q", errOut.String(), want)
+	}
+	if n := len(f.srv.Messages()); n != 0 {
+		t.Errorf("%d messages stored, want none", n)
 	}
 }
