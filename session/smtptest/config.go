@@ -173,9 +173,10 @@ func (c *Config) maxRecorded() int64 {
 // Reply is one SMTP reply the server writes.
 type Reply struct {
 	Code int // 200..599
-	// Enhanced is the RFC 3463 code written after Code on every line, the
-	// type session.ReplyError holds, so a test can compare the two; the
-	// zero value writes none.
+	// Enhanced is the RFC 3463 code written after Code on every line, of
+	// the type session.ReplyError holds, so a test can compare the two (a
+	// client takes it as such only when its class is Code's first digit);
+	// the zero value writes none.
 	Enhanced protocol.EnhancedCode
 	Text     string // "\n" separates the lines of a multiline reply
 }
