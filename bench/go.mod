@@ -1,6 +1,6 @@
 module github.com/postwire/postwire/bench
 
-go 1.26
+go 1.24
 
 require (
 	github.com/emersion/go-smtp v0.25.1

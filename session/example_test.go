@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/postwire/postwire/protocol"
 	"github.com/postwire/postwire/session"
 	"github.com/postwire/postwire/session/smtptest"
 )
@@ -15,9 +16,9 @@ func ExampleClient_SendMail() {
 		Hostname: "mx.example",
 		RcptFunc: func(addr string) smtptest.Reply {
 			if addr == "nobody@example.net" {
-				return smtptest.Reply{Code: 550, Enhanced: "5.1.1", Text: "no such user"}
+				return smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, Text: "no such user"}
 			}
-			return smtptest.Reply{Code: 250, Enhanced: "2.1.5", Text: "ok"}
+			return smtptest.Reply{Code: 250, Enhanced: protocol.EnhancedCode{Class: 2, Subject: 1, Detail: 5}, Text: "ok"}
 		},
 	})
 	defer srv.Close()
@@ -89,9 +90,9 @@ func ExampleDialLMTP() {
 		LMTP: true,
 		LMTPFunc: func(rcpt string, _ *smtptest.Message) smtptest.Reply {
 			if rcpt == "full@example.net" {
-				return smtptest.Reply{Code: 452, Enhanced: "4.2.2", Text: "mailbox full"}
+				return smtptest.Reply{Code: 452, Enhanced: protocol.EnhancedCode{Class: 4, Subject: 2, Detail: 2}, Text: "mailbox full"}
 			}
-			return smtptest.Reply{Code: 250, Enhanced: "2.0.0", Text: "delivered"}
+			return smtptest.Reply{Code: 250, Enhanced: protocol.EnhancedCode{Class: 2, Subject: 0, Detail: 0}, Text: "delivered"}
 		},
 	})
 	defer srv.Close()

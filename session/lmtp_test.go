@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/postwire/postwire/protocol"
 	"github.com/postwire/postwire/session"
 	"github.com/postwire/postwire/session/smtptest"
 )
@@ -45,18 +46,18 @@ func lmtpServer(t *testing.T, cfg smtptest.Config) (*smtptest.Server, string) {
 func TestLMTPMixedResults(t *testing.T) {
 	rcpt := func(addr string) smtptest.Reply {
 		if strings.HasPrefix(addr, "unknown@") {
-			return smtptest.Reply{Code: 550, Enhanced: "5.1.1", Text: "no such user"}
+			return smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, Text: "no such user"}
 		}
-		return smtptest.Reply{Code: 250, Enhanced: "2.1.5", Text: "ok"}
+		return smtptest.Reply{Code: 250, Enhanced: protocol.EnhancedCode{Class: 2, Subject: 1, Detail: 5}, Text: "ok"}
 	}
 	deliver := func(addr string, _ *smtptest.Message) smtptest.Reply {
 		switch {
 		case strings.HasPrefix(addr, "full@"):
-			return smtptest.Reply{Code: 452, Enhanced: "4.2.2", Text: "mailbox full"}
+			return smtptest.Reply{Code: 452, Enhanced: protocol.EnhancedCode{Class: 4, Subject: 2, Detail: 2}, Text: "mailbox full"}
 		case strings.HasPrefix(addr, "bad@"):
-			return smtptest.Reply{Code: 550, Enhanced: "5.2.1", Text: "mailbox disabled"}
+			return smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 2, Detail: 1}, Text: "mailbox disabled"}
 		}
-		return smtptest.Reply{Code: 250, Enhanced: "2.0.0", Text: "delivered to " + addr}
+		return smtptest.Reply{Code: 250, Enhanced: protocol.EnhancedCode{Class: 2, Subject: 0, Detail: 0}, Text: "delivered to " + addr}
 	}
 	to := []string{"ok@y.test", "full@y.test", "unknown@y.test", "bad@y.test", "ok@y.test"}
 	want := []recipientView{
@@ -108,7 +109,7 @@ func TestLMTPMixedResults(t *testing.T) {
 
 func TestLMTPFailures(t *testing.T) {
 	refuseAll := func(string, *smtptest.Message) smtptest.Reply {
-		return smtptest.Reply{Code: 550, Enhanced: "5.2.1", Text: "no"}
+		return smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 2, Detail: 1}, Text: "no"}
 	}
 	dropAtEnd := func(ev smtptest.HookEvent) smtptest.Action {
 		if ev.Kind == smtptest.HookDataEnd {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/postwire/postwire/protocol"
 	"github.com/postwire/postwire/session"
 	"github.com/postwire/postwire/session/smtptest"
 	"github.com/postwire/postwire/transport"
@@ -66,7 +67,7 @@ func TestPipeliningWrites(t *testing.T) {
 func TestSendBatch(t *testing.T) {
 	refuse := func(addr string) smtptest.Reply {
 		if strings.HasPrefix(addr, "bad@") {
-			return smtptest.Reply{Code: 550, Enhanced: "5.1.1", Text: "no"}
+			return smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, Text: "no"}
 		}
 		return smtptest.Reply{Code: 250, Text: "ok"}
 	}

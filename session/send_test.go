@@ -126,11 +126,11 @@ func TestSendMailRefusals(t *testing.T) {
 	refuse := func(addr string) smtptest.Reply {
 		switch addr {
 		case "busy@y.test":
-			return smtptest.Reply{Code: 452, Enhanced: "4.2.2", Text: "mailbox full"}
+			return smtptest.Reply{Code: 452, Enhanced: protocol.EnhancedCode{Class: 4, Subject: 2, Detail: 2}, Text: "mailbox full"}
 		case "bad@y.test", "worse@y.test":
-			return smtptest.Reply{Code: 550, Enhanced: "5.1.1", Text: "no such user"}
+			return smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, Text: "no such user"}
 		}
-		return smtptest.Reply{Code: 250, Enhanced: "2.1.5", Text: "ok"}
+		return smtptest.Reply{Code: 250, Enhanced: protocol.EnhancedCode{Class: 2, Subject: 1, Detail: 5}, Text: "ok"}
 	}
 	mailRefused := func(ev smtptest.HookEvent) smtptest.Action {
 		if ev.Verb == "MAIL" {
@@ -167,11 +167,11 @@ func TestSendMailRefusals(t *testing.T) {
 		{"sender refused, lock-step", smtptest.Config{Hook: mailRefused, DisablePipelining: true}, []string{"ok@y.test"}, nil, nil,
 			func(err error) bool { var e *session.SenderRefusedError; return errors.As(err, &e) }, 0, true},
 		{"data refused", smtptest.Config{DisableChunking: true, DataFunc: func(*smtptest.Message) smtptest.Reply {
-			return smtptest.Reply{Code: 554, Enhanced: "5.6.0", Text: "content rejected"}
+			return smtptest.Reply{Code: 554, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 6, Detail: 0}, Text: "content rejected"}
 		}}, []string{"ok@y.test"}, nil, nil,
 			func(err error) bool { var e *session.DataError; return errors.As(err, &e) && e.Reply.Code == 554 }, 0, false},
 		{"BDAT refused", smtptest.Config{DataFunc: func(*smtptest.Message) smtptest.Reply {
-			return smtptest.Reply{Code: 554, Enhanced: "5.6.0", Text: "content rejected"}
+			return smtptest.Reply{Code: 554, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 6, Detail: 0}, Text: "content rejected"}
 		}}, []string{"ok@y.test"}, nil, nil,
 			func(err error) bool { var e *session.DataError; return errors.As(err, &e) && e.Reply.Code == 554 }, 0, false},
 		{"DATA command refused", smtptest.Config{DisableChunking: true, Hook: func(ev smtptest.HookEvent) smtptest.Action {

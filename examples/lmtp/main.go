@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/postwire/postwire/examples/internal/cli"
+	"github.com/postwire/postwire/protocol"
 	"github.com/postwire/postwire/session"
 	"github.com/postwire/postwire/session/smtptest"
 )
@@ -146,9 +147,9 @@ func startServer() (*smtptest.Server, string, func(), error) {
 		LMTP:     true,
 		LMTPFunc: func(rcpt string, _ *smtptest.Message) smtptest.Reply {
 			if rcpt == "full@example.net" {
-				return smtptest.Reply{Code: 452, Enhanced: "4.2.2", Text: "mailbox full"}
+				return smtptest.Reply{Code: 452, Enhanced: protocol.EnhancedCode{Class: 4, Subject: 2, Detail: 2}, Text: "mailbox full"}
 			}
-			return smtptest.Reply{Code: 250, Enhanced: "2.0.0", Text: "delivered to INBOX"}
+			return smtptest.Reply{Code: 250, Enhanced: protocol.EnhancedCode{Class: 2, Subject: 0, Detail: 0}, Text: "delivered to INBOX"}
 		},
 	})
 	path := filepath.Join(dir, "lmtp.sock")

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/pion/transport/v3/test"
 
+	"github.com/postwire/postwire/protocol"
 	"github.com/postwire/postwire/session/smtptest"
 )
 
@@ -65,13 +66,13 @@ func TestSocket(t *testing.T) {
 		LMTP: true,
 		RcptFunc: func(addr string) smtptest.Reply {
 			if addr == "ghost@example.net" {
-				return smtptest.Reply{Code: 550, Enhanced: "5.1.1", Text: "no such user"}
+				return smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, Text: "no such user"}
 			}
 			return smtptest.Reply{}
 		},
 		LMTPFunc: func(rcpt string, _ *smtptest.Message) smtptest.Reply {
 			if rcpt == "quota@example.net" {
-				return smtptest.Reply{Code: 552, Enhanced: "5.2.2", Text: "over quota"}
+				return smtptest.Reply{Code: 552, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 2, Detail: 2}, Text: "over quota"}
 			}
 			return smtptest.Reply{}
 		},

@@ -9,6 +9,19 @@
 // and the recipients come from the message's headers (From or Sender; To,
 // Cc and Bcc, whose Bcc line is then not transmitted), as Python's smtplib
 // send_message does. The message is streamed, never read into memory whole.
+// An empty message is sent all the same, with a warning.
+//
+// -subject and -body build a small test message instead, as swaks does
+// (Date, From, To, Subject and Message-ID headers, then the body; "This is
+// a test mailing" by default), and standard input is not read:
+//
+//	go run ./examples/sendmail -server localhost:25 -from me@example.com -to you@example.net -subject hello
+//
+// -pool N -count M sends M copies of the message over N connections at
+// once, each with its own client, and prints the throughput: a load test
+// for one's own server. The message is then held in memory (16 MiB at most).
+//
+//	go run ./examples/sendmail -server localhost:2525 -from a@example.com -to b@example.com -body x -pool 8 -count 10000
 //
 // -tls says how the connection is protected:
 //
@@ -26,19 +39,34 @@
 // POSTWIRE_PASSWORD environment variable, or asked for on the terminal
 // (/dev/tty, echo turned off with stty); without a terminal the variable is
 // required. -v writes the conversation to standard error, with the AUTH
-// exchange redacted.
+// exchange redacted. -h prints the usage.
 //
-// One line per recipient goes to standard output. The exit status is 0 when
-// every recipient was accepted, 1 when some were refused (they are listed),
-// 2 when the message was not sent (with a one-line reason on standard
-// error, e.g. "sendmail: mx.example.com:25: authentication failed: 535 5.7.8
-// bad credentials").
+// One line per recipient goes to standard output (with -count, a summary),
+// and a one-line reason for any failure to standard error, e.g.
+// "sendmail: mx.example.com:25: authentication failed: 535 5.7.8 bad
+// credentials". The exit status comes from sysexits.h, so that a script can
+// tell what is worth retrying:
+//
+//	0   every recipient accepted
+//	64  bad flags or arguments (EX_USAGE)
+//	65  the message or an address is malformed, or the server refused the message itself with 5xx (EX_DATAERR)
+//	66  the -cafile cannot be read (EX_NOINPUT)
+//	68  the server's host does not exist (EX_NOHOST)
+//	69  refused for good: 5xx to the connection, EHLO, the sender or the recipients; no STARTTLS; certificate not trusted (EX_UNAVAILABLE)
+//	74  reading the message failed (EX_IOERR)
+//	75  try again later: a 4xx reply, no connection, a time-out, the connection lost, delivery unknown (EX_TEMPFAIL)
+//	76  the server broke the SMTP protocol (EX_PROTOCOL)
+//	77  authentication failed or is required (530), or no password could be had (EX_NOPERM)
+//
+// Some recipients refused, others accepted: 69 if a refusal was permanent, else 75.
+// Standard output says which recipients have the message, so only the
+// others should be retried. After "delivery unknown" (75) the message may
+// have arrived: a retry may deliver it twice.
+// With -count: the status of the first copy that failed.
 package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -46,19 +74,27 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"time"
 
 	"github.com/postwire/postwire/examples/internal/cli"
 	"github.com/postwire/postwire/session"
-	"github.com/postwire/postwire/transport"
 )
 
-// Exit statuses.
-const (
-	exitOK      = 0 // every recipient accepted
-	exitRefused = 1 // some recipients refused
-	exitFailed  = 2 // nothing sent, or the outcome is unknown
-)
+// exitStatuses is the end of the usage text; TestUsageMatchesDoc checks
+// that every line of it is in the package comment too.
+const exitStatuses = `Exit status (sysexits.h):
+  0   every recipient accepted
+  64  bad flags or arguments (EX_USAGE)
+  65  the message or an address is malformed, or the server refused the message itself with 5xx (EX_DATAERR)
+  66  the -cafile cannot be read (EX_NOINPUT)
+  68  the server's host does not exist (EX_NOHOST)
+  69  refused for good: 5xx to the connection, EHLO, the sender or the recipients; no STARTTLS; certificate not trusted (EX_UNAVAILABLE)
+  74  reading the message failed (EX_IOERR)
+  75  try again later: a 4xx reply, no connection, a time-out, the connection lost, delivery unknown (EX_TEMPFAIL)
+  76  the server broke the SMTP protocol (EX_PROTOCOL)
+  77  authentication failed or is required (530), or no password could be had (EX_NOPERM)
+Some recipients refused, others accepted: 69 if a refusal was permanent, else 75.
+With -count: the status of the first copy that failed.
+`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -88,6 +124,9 @@ type config struct {
 	cafile         string
 	helo           string
 	verbose        bool
+	subject, body  string
+	build          bool // -subject or -body given: build a test message
+	pool, count    int
 }
 
 // addrList is a flag that may be repeated and may hold a comma list.
@@ -104,10 +143,8 @@ func (l *addrList) Set(s string) error {
 	return nil
 }
 
-func run(ctx context.Context, args []string, sio stdio) int {
+func newFlagSet(c *config) *flag.FlagSet {
 	fs := flag.NewFlagSet("sendmail", flag.ContinueOnError)
-	fs.SetOutput(sio.err)
-	var c config
 	fs.StringVar(&c.server, "server", "", "SMTP server `host:port` (port 25 by default)")
 	fs.StringVar(&c.lmtp, "lmtp", "", "deliver by LMTP to the Unix socket at this absolute `path` instead")
 	fs.StringVar(&c.from, "from", "", "envelope sender `address` (needs -to)")
@@ -117,14 +154,49 @@ func run(ctx context.Context, args []string, sio stdio) int {
 	fs.StringVar(&c.cafile, "cafile", "", "PEM `file` of certificate authorities to trust besides the system's")
 	fs.StringVar(&c.helo, "helo", "", "`name` to send in EHLO (default: this host's name)")
 	fs.BoolVar(&c.verbose, "v", false, "write the conversation to standard error")
+	fs.StringVar(&c.subject, "subject", "", "build a test message with this `subject` instead of reading standard input (needs -from and -to)")
+	fs.StringVar(&c.body, "body", "", "build a test message with this `text` instead of reading standard input (needs -from and -to)")
+	fs.IntVar(&c.pool, "pool", 1, "send the -count copies over `N` connections at once")
+	fs.IntVar(&c.count, "count", 1, "send `M` copies of the message and print the throughput")
+	fs.Usage = func() {} // run prints the usage, to standard output for -h
+	return fs
+}
+
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, `Usage: sendmail (-server host:port | -lmtp /path) [flags] < message
+
+Sends the message read from standard input (or, with -subject or -body, a
+test message built from the flags) and prints one line per recipient.
+
+Flags:
+`)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprint(w, "\n"+exitStatuses)
+}
+
+func run(ctx context.Context, args []string, sio stdio) int {
+	var c config
+	fs := newFlagSet(&c)
+	fs.SetOutput(sio.err) // for the flag package's own error line
 	if err := fs.Parse(args); err != nil {
-		return exitFailed
+		if errors.Is(err, flag.ErrHelp) {
+			usage(sio.out, fs)
+			return cli.ExitOK
+		}
+		usage(sio.err, fs)
+		return cli.ExitUsage
 	}
+	fs.Visit(func(f *flag.Flag) { c.build = c.build || f.Name == "subject" || f.Name == "body" })
 	fail := func(err error) int {
 		fmt.Fprintln(sio.err, "sendmail: "+cli.Describe(err))
-		return exitFailed
+		return exitCode(err)
 	}
 	if err := c.check(fs.NArg()); err != nil {
+		return fail(usageError{err})
+	}
+	opts, err := c.options(sio)
+	if err != nil {
 		return fail(err)
 	}
 	if c.user != "" {
@@ -137,8 +209,19 @@ func run(ctx context.Context, args []string, sio stdio) int {
 			c.password = p
 		}
 	}
+	msg, err := c.message(sio)
+	if err != nil {
+		return fail(err)
+	}
+	if c.count > 1 || c.pool > 1 {
+		return loadTest(ctx, c, opts, msg.bytes, sio)
+	}
+	return sendOnce(ctx, c, opts, msg.reader(), sio)
+}
 
-	res, err := send(ctx, c, sio)
+// sendOnce sends the message and reports each recipient's outcome.
+func sendOnce(ctx context.Context, c config, opts *session.Options, body io.Reader, sio stdio) int {
+	res, err := send(ctx, c, opts, body)
 	if res != nil {
 		for _, r := range res.Recipients {
 			switch {
@@ -154,13 +237,51 @@ func run(ctx context.Context, args []string, sio stdio) int {
 		}
 	}
 	if err != nil {
-		return fail(&cli.ServerError{Addr: c.addr(), Err: err})
+		fmt.Fprintln(sio.err, "sendmail: "+cli.Describe(&cli.ServerError{Addr: c.addr(), Err: err}))
+		return exitCode(err)
 	}
 	if len(res.Refused) > 0 {
 		fmt.Fprintf(sio.err, "sendmail: %s: %d of %d recipients refused\n", c.addr(), len(res.Refused), len(res.Recipients))
-		return exitRefused
+		return refusedCode(res)
 	}
-	return exitOK
+	return cli.ExitOK
+}
+
+// refusedCode is the exit status of a message some of whose recipients
+// were refused.
+func refusedCode(res *session.SendResult) int {
+	replies := make([]*session.ReplyError, len(res.Refused))
+	for i, r := range res.Refused {
+		replies[i] = r.Reply
+	}
+	return cli.RefusedCode(replies...)
+}
+
+// usageError: the flags are wrong.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// exitCode adds the program's own errors to cli.ExitCode's.
+func exitCode(err error) int {
+	var (
+		ue usageError
+		re *readError
+		fe *fileError
+	)
+	switch {
+	case errors.As(err, &ue):
+		return cli.ExitUsage
+	case errors.As(err, &re):
+		return cli.ExitIOErr
+	case errors.As(err, &fe):
+		return cli.ExitNoInput
+	case errors.Is(err, errTooBig):
+		return cli.ExitDataErr
+	case errors.Is(err, errNoTerminal):
+		return cli.ExitNoPerm
+	}
+	return cli.ExitCode(err)
 }
 
 // check validates the flags together.
@@ -176,8 +297,14 @@ func (c *config) check(nargs int) error {
 		return errors.New("-from needs -to: without -to, sender and recipients both come from the message's headers")
 	case c.from == "" && len(c.to) > 0:
 		return errors.New("-to needs -from")
+	case c.build && c.from == "":
+		return errors.New("-subject and -body need -from and -to: the test message's headers come from them")
+	case strings.ContainsAny(c.subject, "\r\n"):
+		return errors.New("-subject must be one line")
 	case c.lmtp != "" && c.tls == "implicit":
 		return errors.New("-tls implicit does not apply to -lmtp")
+	case c.pool < 1 || c.count < 1:
+		return errors.New("-pool and -count must be at least 1")
 	}
 	switch c.tls {
 	case "auto", "starttls", "opportunistic", "implicit", "none":
@@ -191,99 +318,4 @@ func (c *config) addr() string {
 		return c.lmtp
 	}
 	return c.server
-}
-
-// send connects, secures the connection as -tls says, authenticates and
-// sends the message. The result is non-nil whenever the server was asked
-// to take the message.
-func send(ctx context.Context, c config, sio stdio) (*session.SendResult, error) {
-	opts := &session.Options{LocalName: c.helo, ConnectTimeout: 30 * time.Second}
-	if c.verbose {
-		opts.Logger = cli.Logger(sio.err)
-	}
-	if c.cafile != "" {
-		pool, err := loadCAs(c.cafile)
-		if err != nil {
-			return nil, err
-		}
-		opts.TLSConfig = &tls.Config{RootCAs: pool}
-	}
-	mode := c.tls
-	if mode == "auto" && c.lmtp == "" && strings.HasSuffix(c.server, ":465") {
-		mode = "implicit"
-	}
-
-	var client *session.Client
-	var err error
-	switch {
-	case c.lmtp != "":
-		client, err = session.DialLMTP(ctx, c.lmtp, opts)
-	case mode == "implicit":
-		client, err = session.DialTLS(ctx, c.server, opts)
-	default:
-		client, err = session.Dial(ctx, c.server, opts)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer client.Close()
-
-	if err := client.EhloOrHeloIfNeeded(ctx); err != nil {
-		return nil, err
-	}
-	if err := secure(ctx, client, mode, c.lmtp != ""); err != nil {
-		return nil, err
-	}
-	if c.user != "" {
-		if err := client.Login(ctx, c.user, c.password); err != nil {
-			return nil, err
-		}
-	}
-
-	var res *session.SendResult
-	if len(c.to) > 0 {
-		res, err = client.SendMail(ctx, c.from, c.to, sio.in, nil)
-	} else {
-		res, err = client.SendMessage(ctx, sio.in, nil)
-	}
-	if err == nil {
-		client.Quit(ctx) // the message is accepted; a failing QUIT changes nothing
-	}
-	return res, err
-}
-
-// secure applies the -tls mode to a greeted client ("implicit" and "none"
-// need nothing more).
-func secure(ctx context.Context, client *session.Client, mode string, unixSocket bool) error {
-	if mode == "auto" {
-		switch {
-		case unixSocket:
-			mode = "none"
-		case transport.IsLoopback(client.Conn()):
-			mode = "opportunistic"
-		default:
-			mode = "starttls"
-		}
-	}
-	switch {
-	case mode == "starttls", mode == "opportunistic" && client.HasExtension("STARTTLS"):
-		return client.StartTLS(ctx, nil) // a *NotSupportedError when STARTTLS is not offered
-	}
-	return nil
-}
-
-// loadCAs returns the system's roots plus the certificates in file.
-func loadCAs(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s: no PEM certificate found", file)
-	}
-	return pool, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/pem"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/pion/transport/v3/test"
 
+	"github.com/postwire/postwire/examples/internal/cli"
+	"github.com/postwire/postwire/protocol"
 	"github.com/postwire/postwire/session/smtptest"
 )
 
@@ -65,7 +68,7 @@ func start(t *testing.T, cfg smtptest.Config, tlsOn bool, network string) fixtur
 	if cfg.RcptFunc == nil {
 		cfg.RcptFunc = func(addr string) smtptest.Reply {
 			if addr == "nobody@example.net" {
-				return smtptest.Reply{Code: 550, Enhanced: "5.1.1", Text: "no such user"}
+				return smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, Text: "no such user"}
 			}
 			return smtptest.Reply{}
 		}
@@ -98,9 +101,15 @@ type outcome struct {
 // POSTWIRE_PASSWORD; asking for a password on the terminal fails the test.
 func runSendmail(t *testing.T, args []string, stdin, pw string) outcome {
 	t.Helper()
+	return runSendmailFrom(t, args, strings.NewReader(stdin), pw)
+}
+
+// runSendmailFrom is runSendmail with standard input read from stdin.
+func runSendmailFrom(t *testing.T, args []string, stdin io.Reader, pw string) outcome {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), args, stdio{
-		in: strings.NewReader(stdin), out: &out, err: &errOut,
+		in: stdin, out: &out, err: &errOut,
 		getenv: func(k string) string {
 			if k == "POSTWIRE_PASSWORD" {
 				return pw
@@ -137,7 +146,7 @@ func TestSend(t *testing.T) {
 			},
 			pw: password,
 			want: func(f fixture) outcome {
-				return outcome{Code: 0, Stdout: "dave@example.net: accepted: " + ok + "\nerin@example.org: accepted: " + ok + "\n"}
+				return outcome{Code: cli.ExitOK, Stdout: "dave@example.net: accepted: " + ok + "\nerin@example.org: accepted: " + ok + "\n"}
 			},
 			wantTo:   []string{"dave@example.net", "erin@example.org"},
 			wantAuth: user,
@@ -150,7 +159,7 @@ func TestSend(t *testing.T) {
 			},
 			pw: password,
 			want: func(f fixture) outcome {
-				return outcome{Code: 1,
+				return outcome{Code: cli.ExitUnavailable,
 					Stdout: "dave@example.net: accepted: " + ok + "\n" +
 						"nobody@example.net: refused: 550 5.1.1 no such user\n" +
 						"erin@example.org: accepted: " + ok + "\n",
@@ -167,7 +176,7 @@ func TestSend(t *testing.T) {
 			},
 			pw: "wrong",
 			want: func(f fixture) outcome {
-				return outcome{Code: 2, Stderr: "sendmail: " + f.addr + ": authentication failed: 535 5.7.8 authentication credentials invalid\n"}
+				return outcome{Code: cli.ExitNoPerm, Stderr: "sendmail: " + f.addr + ": authentication failed: 535 5.7.8 authentication credentials invalid\n"}
 			},
 		},
 		{
@@ -177,7 +186,7 @@ func TestSend(t *testing.T) {
 				return []string{"-server", f.addr, "-cafile", f.cafile, "-from", "carol@example.com", "-to", "nobody@example.net"}
 			},
 			want: func(f fixture) outcome {
-				return outcome{Code: 2,
+				return outcome{Code: cli.ExitUnavailable,
 					Stdout: "nobody@example.net: refused: 550 5.1.1 no such user\n",
 					Stderr: "sendmail: " + f.addr + ": all recipients refused: <nobody@example.net> 550 5.1.1 no such user\n"}
 			},
@@ -189,7 +198,7 @@ func TestSend(t *testing.T) {
 				return []string{"-server", f.addr, "-tls", "starttls", "-from", "carol@example.com", "-to", "dave@example.net"}
 			},
 			want: func(f fixture) outcome {
-				return outcome{Code: 2, Stderr: "sendmail: " + f.addr + ": TLS handshake with 127.0.0.1 failed: " +
+				return outcome{Code: cli.ExitUnavailable, Stderr: "sendmail: " + f.addr + ": TLS handshake with 127.0.0.1 failed: " +
 					"tls: failed to verify certificate: x509: certificate signed by unknown authority\n"}
 			},
 		},
@@ -199,7 +208,7 @@ func TestSend(t *testing.T) {
 				return []string{"-server", f.addr, "-tls", "starttls", "-from", "carol@example.com", "-to", "dave@example.net"}
 			},
 			want: func(f fixture) outcome {
-				return outcome{Code: 2, Stderr: "sendmail: " + f.addr + ": the server does not offer STARTTLS\n"}
+				return outcome{Code: cli.ExitUnavailable, Stderr: "sendmail: " + f.addr + ": the server does not offer STARTTLS\n"}
 			},
 		},
 		{
@@ -209,7 +218,7 @@ func TestSend(t *testing.T) {
 			},
 			pw: password,
 			want: func(f fixture) outcome {
-				return outcome{Code: 0, Stdout: "dave@example.net: accepted: " + ok + "\n"}
+				return outcome{Code: cli.ExitOK, Stdout: "dave@example.net: accepted: " + ok + "\n"}
 			},
 			wantTo:   []string{"dave@example.net"},
 			wantAuth: user,
@@ -217,13 +226,13 @@ func TestSend(t *testing.T) {
 		{
 			name: "message refused",
 			cfg: smtptest.Config{DataFunc: func(*smtptest.Message) smtptest.Reply {
-				return smtptest.Reply{Code: 554, Enhanced: "5.7.1", Text: "spam"}
+				return smtptest.Reply{Code: 554, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 7, Detail: 1}, Text: "spam"}
 			}},
 			args: func(f fixture) []string {
 				return []string{"-server", f.addr, "-from", "carol@example.com", "-to", "dave@example.net"}
 			},
 			want: func(f fixture) outcome {
-				return outcome{Code: 2,
+				return outcome{Code: cli.ExitDataErr,
 					Stdout: "dave@example.net: not delivered: message refused: 554 5.7.1 spam\n",
 					Stderr: "sendmail: " + f.addr + ": message refused: 554 5.7.1 spam\n"}
 			},
@@ -238,7 +247,7 @@ func TestSend(t *testing.T) {
 			},
 			want: func(f fixture) outcome {
 				unknown := "delivery status unknown, the message may have been delivered: the server closed the connection unexpectedly"
-				return outcome{Code: 2,
+				return outcome{Code: cli.ExitTempFail,
 					Stdout: "dave@example.net: " + unknown + "\n",
 					Stderr: "sendmail: " + f.addr + ": " + unknown + "\n"}
 			},
@@ -322,12 +331,12 @@ func TestVerboseTranscript(t *testing.T) {
 func TestLMTP(t *testing.T) {
 	f := start(t, smtptest.Config{LMTP: true, LMTPFunc: func(rcpt string, _ *smtptest.Message) smtptest.Reply {
 		if rcpt == "full@example.net" {
-			return smtptest.Reply{Code: 452, Enhanced: "4.2.2", Text: "mailbox full"}
+			return smtptest.Reply{Code: 452, Enhanced: protocol.EnhancedCode{Class: 4, Subject: 2, Detail: 2}, Text: "mailbox full"}
 		}
-		return smtptest.Reply{Code: 250, Enhanced: "2.0.0", Text: "delivered"}
+		return smtptest.Reply{Code: 250, Enhanced: protocol.EnhancedCode{Class: 2, Subject: 0, Detail: 0}, Text: "delivered"}
 	}}, false, "unix")
 	got := runSendmail(t, []string{"-lmtp", f.addr, "-from", "carol@example.com", "-to", "dave@example.net,full@example.net"}, msg, "")
-	want := outcome{Code: 1,
+	want := outcome{Code: cli.ExitTempFail, // the one refusal is temporary
 		Stdout: "dave@example.net: accepted: 250 2.0.0 delivered\n" +
 			"full@example.net: refused: 452 4.2.2 mailbox full\n",
 		Stderr: "sendmail: " + f.addr + ": 1 of 2 recipients refused\n"}
@@ -336,7 +345,7 @@ func TestLMTP(t *testing.T) {
 	}
 }
 
-// Bad flags are refused before anything is dialled.
+// Bad flags are refused before anything is dialled, with EX_USAGE.
 func TestUsage(t *testing.T) {
 	tests := []struct {
 		args       []string
@@ -357,7 +366,7 @@ func TestUsage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			got := runSendmail(t, tt.args, msg, "")
-			want := outcome{Code: 2, Stderr: tt.wantStderr}
+			want := outcome{Code: cli.ExitUsage, Stderr: tt.wantStderr}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("outcome mismatch (-want +got):\n%s", diff)
 			}
@@ -377,9 +386,9 @@ func TestPasswordPrompt(t *testing.T) {
 		want   outcome
 	}{
 		{name: "answered", answer: password,
-			want: outcome{Code: 0, Stdout: "dave@example.net: accepted: 250 2.0.0 OK: message queued\n"}},
+			want: outcome{Code: cli.ExitOK, Stdout: "dave@example.net: accepted: 250 2.0.0 OK: message queued\n"}},
 		{name: "no terminal", err: errNoTerminal,
-			want: outcome{Code: 2, Stderr: "sendmail: no terminal to ask for the password on: set POSTWIRE_PASSWORD\n"}},
+			want: outcome{Code: cli.ExitNoPerm, Stderr: "sendmail: no terminal to ask for the password on: set POSTWIRE_PASSWORD\n"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var prompts []string
@@ -441,7 +450,7 @@ func TestMainProcess(t *testing.T) {
 	f := start(t, smtptest.Config{}, true, "tcp")
 	got := runMain(t, msg, []string{"POSTWIRE_PASSWORD=" + password},
 		"-server", f.addr, "-cafile", f.cafile, "-user", user)
-	want := outcome{Code: 1,
+	want := outcome{Code: cli.ExitUnavailable,
 		Stdout: "dave@example.net: accepted: 250 2.0.0 OK: message queued\n" +
 			"nobody@example.net: refused: 550 5.1.1 no such user\n" +
 			"erin@example.org: accepted: 250 2.0.0 OK: message queued\n",
@@ -451,7 +460,7 @@ func TestMainProcess(t *testing.T) {
 	}
 
 	got = runMain(t, msg, []string{"POSTWIRE_PASSWORD=wrong"}, "-server", f.addr, "-cafile", f.cafile, "-user", user)
-	want = outcome{Code: 2, Stderr: "sendmail: " + f.addr + ": authentication failed: 535 5.7.8 authentication credentials invalid\n"}
+	want = outcome{Code: cli.ExitNoPerm, Stderr: "sendmail: " + f.addr + ": authentication failed: 535 5.7.8 authentication credentials invalid\n"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("outcome mismatch (-want +got):\n%s", diff)
 	}

@@ -3,6 +3,8 @@ package smtptest
 import (
 	"strconv"
 	"strings"
+
+	"github.com/postwire/postwire/protocol"
 )
 
 // handle runs one command other than BDAT.
@@ -262,7 +264,7 @@ func (c *conn) rcpt(arg string) {
 		c.reply(452, "4.5.3", "too many recipients")
 		return
 	}
-	r := c.own(Reply{Code: 250, Enhanced: "2.1.5", Text: "recipient OK"})
+	r := c.own(Reply{Code: 250, Enhanced: protocol.EnhancedCode{Class: 2, Subject: 1, Detail: 5}, Text: "recipient OK"})
 	if c.cfg.RcptFunc != nil {
 		if got := c.cfg.RcptFunc(path); got.Code != 0 {
 			r = got

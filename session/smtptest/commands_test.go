@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/pion/transport/v3/test"
 
+	"github.com/postwire/postwire/protocol"
 	"github.com/postwire/postwire/session/smtptest"
 )
 
@@ -94,7 +95,7 @@ func TestCommandReplies(t *testing.T) {
 		}},
 		{"recipient limit and RcptFunc", smtptest.Config{MaxRecipients: 2, RcptFunc: func(addr string) smtptest.Reply {
 			if strings.HasPrefix(addr, "bad") {
-				return smtptest.Reply{Code: 550, Enhanced: "5.1.1", Text: "no such user"}
+				return smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, Text: "no such user"}
 			}
 			return smtptest.Reply{}
 		}}, []step{
@@ -200,9 +201,9 @@ func TestReplyString(t *testing.T) {
 		want string
 	}{
 		{smtptest.Reply{Code: 250}, "250 \r\n"},
-		{smtptest.Reply{Code: 250, Enhanced: "2.0.0"}, "250 2.0.0\r\n"},
-		{smtptest.Reply{Code: 250, Enhanced: "2.0.0", Text: "ok"}, "250 2.0.0 ok\r\n"},
-		{smtptest.Reply{Code: 550, Enhanced: "5.1.1", Text: "no\nsuch\r\nuser"}, "550-5.1.1 no\r\n550-5.1.1 such\r\n550 5.1.1 user\r\n"},
+		{smtptest.Reply{Code: 250, Enhanced: protocol.EnhancedCode{Class: 2, Subject: 0, Detail: 0}}, "250 2.0.0\r\n"},
+		{smtptest.Reply{Code: 250, Enhanced: protocol.EnhancedCode{Class: 2, Subject: 0, Detail: 0}, Text: "ok"}, "250 2.0.0 ok\r\n"},
+		{smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, Text: "no\nsuch\r\nuser"}, "550-5.1.1 no\r\n550-5.1.1 such\r\n550 5.1.1 user\r\n"},
 	}
 	for _, tt := range tests {
 		if got := tt.r.String(); got != tt.want {

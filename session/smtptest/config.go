@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/postwire/postwire/protocol"
 )
 
 // ErrServerClosed is returned by ServeConn when Close ended the
@@ -124,6 +126,10 @@ type Config struct {
 	// server and per connection; later bytes are not recorded. 0 means
 	// DefaultMaxRecorded.
 	MaxRecorded int64
+	// MaxMessages, when positive, caps what Messages keeps: each message
+	// accepted beyond it drops the oldest one, so a long-running server's
+	// memory stays bounded. 0 keeps every message (see also Server.Reset).
+	MaxMessages int
 	// Discard keeps no message data (Message.Data is nil; Size is set)
 	// and records no received or sent bytes: for benchmarks.
 	Discard bool
@@ -166,27 +172,35 @@ func (c *Config) maxRecorded() int64 {
 
 // Reply is one SMTP reply the server writes.
 type Reply struct {
-	Code     int    // 200..599
-	Enhanced string // RFC 3463 code such as "2.0.0"; "" for none
+	Code int // 200..599
+	// Enhanced is the RFC 3463 code written after Code on every line, of
+	// the type session.ReplyError holds, so a test can compare the two (a
+	// client takes it as such only when its class is Code's first digit);
+	// the zero value writes none.
+	Enhanced protocol.EnhancedCode
 	Text     string // "\n" separates the lines of a multiline reply
 }
 
 // String returns the wire form of r: one line per line of Text, each
 // starting with the code (and the enhanced code, if any), all but the last
 // with "-" after the code, each ending in CRLF. CR in Text is dropped.
-func (r Reply) String() string {
+func (r Reply) String() string { return formatReply(r.Code, r.Enhanced.String(), r.Text) }
+
+// formatReply is Reply.String with the enhanced code already rendered
+// ("" for none), which the server's own replies give as a literal.
+func formatReply(code int, enhanced, text string) string {
 	var b strings.Builder
-	lines := strings.Split(strings.ReplaceAll(r.Text, "\r", ""), "\n")
-	code := strconv.Itoa(r.Code)
+	lines := strings.Split(strings.ReplaceAll(text, "\r", ""), "\n")
+	c := strconv.Itoa(code)
 	for i, l := range lines {
-		b.WriteString(code)
+		b.WriteString(c)
 		if i < len(lines)-1 {
 			b.WriteByte('-')
 		} else {
 			b.WriteByte(' ')
 		}
-		if r.Enhanced != "" {
-			b.WriteString(r.Enhanced)
+		if enhanced != "" {
+			b.WriteString(enhanced)
 			if l != "" {
 				b.WriteByte(' ')
 			}

@@ -9,6 +9,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/postwire/postwire/protocol"
 )
 
 // errHangUp ends a conversation without an error (QUIT, hook Disconnect).
@@ -275,23 +277,26 @@ func (c *conn) reply(code int, enhanced, text string) {
 	if c.cfg.DisableEnhancedCodes {
 		enhanced = ""
 	}
-	c.writeReply(Reply{Code: code, Enhanced: enhanced, Text: text})
+	c.writeWire(formatReply(code, enhanced, text))
 }
 
 // own adjusts one of the server's own default replies to the config.
 func (c *conn) own(r Reply) Reply {
 	if c.cfg.DisableEnhancedCodes {
-		r.Enhanced = ""
+		r.Enhanced = protocol.EnhancedCode{}
 	}
 	return r
 }
 
 // writeReply queues r as given (dropped while muted).
-func (c *conn) writeReply(r Reply) {
+func (c *conn) writeReply(r Reply) { c.writeWire(r.String()) }
+
+// writeWire queues the wire form of a reply (dropped while muted).
+func (c *conn) writeWire(s string) {
 	if c.mute {
 		return
 	}
-	c.bw.WriteString(r.String()) // errors are sticky in bw and seen at the next flush
+	c.bw.WriteString(s) // errors are sticky in bw and seen at the next flush
 }
 
 func (c *conn) greet() error {

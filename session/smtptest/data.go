@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/postwire/postwire/protocol"
 )
 
 // data handles the DATA command; on 354 the loop reads the body next.
@@ -91,7 +93,7 @@ func (c *conn) finishData(msg *Message) {
 	tooBig := c.body.over || c.cfg.MaxSize > 0 && msg.Size > c.cfg.MaxSize
 	c.resetTx()
 	if tooBig {
-		big := c.own(Reply{Code: 552, Enhanced: "5.3.4", Text: "message too big"})
+		big := c.own(Reply{Code: 552, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 3, Detail: 4}, Text: "message too big"})
 		if c.cfg.LMTP {
 			for range msg.To {
 				c.writeReply(big)
@@ -102,7 +104,7 @@ func (c *conn) finishData(msg *Message) {
 		return
 	}
 	if !c.cfg.LMTP {
-		r := c.own(Reply{Code: 250, Enhanced: "2.0.0", Text: "OK: message queued"})
+		r := c.own(Reply{Code: 250, Enhanced: protocol.EnhancedCode{Class: 2, Subject: 0, Detail: 0}, Text: "OK: message queued"})
 		if c.cfg.DataFunc != nil {
 			if got := c.cfg.DataFunc(msg); got.Code != 0 {
 				r = got
@@ -117,7 +119,7 @@ func (c *conn) finishData(msg *Message) {
 	replies := make([]Reply, len(msg.To))
 	accepted := false
 	for i, rcpt := range msg.To {
-		replies[i] = c.own(Reply{Code: 250, Enhanced: "2.1.5", Text: "<" + rcpt + "> delivered"})
+		replies[i] = c.own(Reply{Code: 250, Enhanced: protocol.EnhancedCode{Class: 2, Subject: 1, Detail: 5}, Text: "<" + rcpt + "> delivered"})
 		if c.cfg.LMTPFunc != nil {
 			if got := c.cfg.LMTPFunc(rcpt, msg); got.Code != 0 {
 				replies[i] = got

@@ -9,6 +9,7 @@ import (
 	"github.com/pion/transport/v3/test"
 	"pgregory.net/rapid"
 
+	"github.com/postwire/postwire/protocol"
 	"github.com/postwire/postwire/session/smtptest"
 )
 
@@ -20,13 +21,13 @@ func TestLMTP(t *testing.T) {
 				LMTP: true,
 				RcptFunc: func(addr string) smtptest.Reply {
 					if addr == "nobody@x" {
-						return smtptest.Reply{Code: 550, Enhanced: "5.1.1", Text: "unknown"}
+						return smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, Text: "unknown"}
 					}
 					return smtptest.Reply{}
 				},
 				LMTPFunc: func(rcpt string, msg *smtptest.Message) smtptest.Reply {
 					if rcpt == "full@x" {
-						return smtptest.Reply{Code: 452, Enhanced: "4.2.2", Text: "mailbox full"}
+						return smtptest.Reply{Code: 452, Enhanced: protocol.EnhancedCode{Class: 4, Subject: 2, Detail: 2}, Text: "mailbox full"}
 					}
 					return smtptest.Reply{}
 				},

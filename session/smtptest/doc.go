@@ -33,9 +33,10 @@
 //		MaxMessageBytes int64    // stored body cap (default 64 MiB): larger -> 552 5.3.4
 //		MaxRecipients   int      // per transaction (default 1000): more -> 452 4.5.3
 //		MaxRecorded     int64    // cap on the bytes Received/Conns keep (default 64 MiB)
+//		MaxMessages     int      // Messages keeps the newest n (the oldest dropped); 0: all
 //		Discard         bool     // keep neither message data nor transcripts (benchmarks)
 //	}
-//	type Reply struct{ Code int; Enhanced string; Text string } // Text may hold "\n" (multiline);
+//	type Reply struct{ Code int; Enhanced protocol.EnhancedCode; Text string } // Text may hold "\n";
 //	func (r Reply) String() string                              // Code 0 from a func: the default
 //	type HookKind uint8 // HookGreeting, HookCommand, HookAuthResponse, HookDataEnd; String()
 //	type HookEvent struct{ Kind HookKind; Line, Verb string; Conn ConnState; Message *Message }
@@ -58,11 +59,13 @@
 //	func NewServer(cfg Config) *Server
 //	func (s *Server) ServeConn(conn net.Conn) error              // one conversation; blocks
 //	func (s *Server) Listen(network, addr string) (net.Addr, error) // "tcp", "unix"; serves in background
+//	func (s *Server) Addr() string                               // first TCP listener's host:port; "" if none
 //	func (s *Server) Pipe() net.Conn                             // client end of a transport.Pipe
 //	func (s *Server) Close() error                               // closes listeners and conns, waits
 //	func (s *Server) Messages() []Message                        // accepted transactions, in order
 //	func (s *Server) Received() []byte                           // every byte received, all conns
 //	func (s *Server) Conns() []ConnRecord                        // per-connection transcripts
+//	func (s *Server) Reset()                                     // forget messages, bytes, ended transcripts
 //	func (s *Server) WaitConns(ctx context.Context, n int) error // until n conversations ended
 //
 //	func NewCertificate(hosts ...string) (tls.Certificate, *x509.CertPool, error)
@@ -142,6 +145,8 @@
 // Command lines are capped (MaxLineLength), stored message data is capped
 // (MaxMessageBytes; the rest is read and discarded, then 552), recipients
 // per transaction are capped, and Received stops recording at MaxRecorded,
-// so a misbehaving client cannot exhaust the server's memory. Close closes
+// so a misbehaving client cannot exhaust the server's memory. For a
+// long-running server, MaxMessages caps the stored messages and Reset
+// forgets everything recorded so far. Close closes
 // every listener and connection and waits for every goroutine it started.
 package smtptest

@@ -1,9 +1,13 @@
 package smtptest_test
 
 import (
+	"context"
 	"fmt"
 	"net/textproto"
+	"strings"
 
+	"github.com/postwire/postwire/protocol"
+	"github.com/postwire/postwire/session"
 	"github.com/postwire/postwire/session/smtptest"
 )
 
@@ -75,7 +79,39 @@ func ExampleConfig_hook() {
 
 // Reply.String gives the wire form of a reply, multiline included.
 func ExampleReply() {
-	fmt.Printf("%q\n", smtptest.Reply{Code: 550, Enhanced: "5.1.1", Text: "no such user\nhere"})
+	fmt.Printf("%q\n", smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, Text: "no such user\nhere"})
 	// Output:
 	// "550-5.1.1 no such user\r\n550 5.1.1 here\r\n"
+}
+
+// A server on loopback TCP, as a long-running test server: Addr is what a
+// client dials, and MaxMessages keeps only the newest messages.
+func ExampleServer_Addr() {
+	srv := smtptest.NewServer(smtptest.Config{MaxMessages: 2})
+	defer srv.Close()
+	if _, err := srv.Listen("tcp", "127.0.0.1:0"); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	ctx := context.Background()
+	c, err := session.Dial(ctx, srv.Addr(), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	for i := 1; i <= 3; i++ {
+		body := strings.NewReader(fmt.Sprintf("Subject: %d\r\n\r\nhello\r\n", i))
+		if _, err := c.SendMail(ctx, "alice@example.org", []string{"bob@example.org"}, body, nil); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	for _, m := range srv.Messages() {
+		fmt.Printf("%q\n", m.Data[:len("Subject: 1")])
+	}
+	// Output:
+	// "Subject: 2"
+	// "Subject: 3"
 }

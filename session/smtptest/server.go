@@ -22,6 +22,7 @@ type Server struct {
 	listeners []net.Listener
 	conns     map[net.Conn]struct{}
 	records   []*ConnRecord
+	nextID    int // of the next connection; records may have been Reset
 	ended     int
 	messages  []Message
 	received  []byte
@@ -65,7 +66,8 @@ func (s *Server) track(conn net.Conn) (*ConnRecord, bool) {
 		return nil, false
 	}
 	s.conns[conn] = struct{}{}
-	rec := &ConnRecord{ID: len(s.records) + 1}
+	s.nextID++
+	rec := &ConnRecord{ID: s.nextID}
 	s.records = append(s.records, rec)
 	return rec, true
 }
@@ -138,6 +140,20 @@ func (s *Server) acceptLoop(ln net.Listener) {
 	}
 }
 
+// Addr returns the "host:port" of the first TCP listener started by
+// Listen, e.g. "127.0.0.1:41234", ready for session.Dial; "" when the
+// server listens on no TCP address.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ln := range s.listeners {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			return a.String()
+		}
+	}
+	return ""
+}
+
 // Pipe returns the client end of an in-memory connection (transport.Pipe)
 // whose server end is served in the background. Closing the returned conn
 // ends the conversation. After Close it returns a conn whose peer is
@@ -177,7 +193,8 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// Messages returns a copy of the transactions accepted so far, in the
+// Messages returns a copy of the transactions accepted so far (since
+// Reset; the newest Config.MaxMessages of them when that is set), in the
 // order their final reply was decided.
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
@@ -187,6 +204,26 @@ func (s *Server) Messages() []Message {
 		out[i] = s.messages[i].clone()
 	}
 	return out
+}
+
+// Reset forgets what was recorded so far: the messages, the received
+// bytes and the transcripts of the connections that have ended (those in
+// progress go on being recorded). Connection IDs and the count WaitConns
+// waits for go on from where they were. With Config.MaxMessages, it lets a
+// long-running test server (a load test, say) keep its memory bounded.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.messages = nil
+	s.received = nil
+	live := s.records[:0]
+	for _, r := range s.records {
+		if !r.Done {
+			live = append(live, r)
+		}
+	}
+	clear(s.records[len(live):]) // let the dropped transcripts be collected
+	s.records = live
 }
 
 // Received returns a copy of every byte the server read from its
@@ -264,5 +301,13 @@ func appendCapped(dst, p []byte, max int64) []byte {
 func (s *Server) addMessage(m Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if max := s.cfg.MaxMessages; max > 0 && len(s.messages) >= max {
+		// Drop the oldest. Re-slicing keeps this O(1); append copies the
+		// live window to a new array once the old one is used up, and the
+		// cleared slot lets the dropped data be collected at once.
+		n := len(s.messages) - max + 1
+		clear(s.messages[:n])
+		s.messages = s.messages[n:]
+	}
 	s.messages = append(s.messages, m)
 }

@@ -49,11 +49,13 @@ func TestTranscriptConcurrent(t *testing.T) {
 	log := cli.Logger(&buf)
 	var wg sync.WaitGroup
 	for i := range 8 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() { // not wg.Go, which would need Go 1.25 (see go.mod)
+			defer wg.Done()
 			for j := range 50 {
 				log.Debug("smtp", "direction", "send", "line", fmt.Sprintf("NOOP %d %d", i, j))
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
