@@ -52,6 +52,7 @@ type delivery struct {
 // mtaServer describes how one MTA stores a message.
 type mtaServer struct {
 	name   string
+	queue  string   // the environment variable naming its queue directories (a list, ":")
 	eol    string   // the line ending of its files
 	fields []string // the header fields it prepends, in order
 	// parse turns the prepended fields' unfolded values into a delivery, checking those
@@ -61,6 +62,7 @@ type mtaServer struct {
 
 var postfixServer = mtaServer{
 	name:   "Postfix",
+	queue:  "POSTWIRE_INTEROP_POSTFIX_QUEUE",
 	eol:    "\n",
 	fields: []string{"Return-Path", "X-Original-To", "Delivered-To", "Received"},
 	parse: func(v []string) (delivery, error) {
@@ -73,6 +75,7 @@ var postfixServer = mtaServer{
 
 var eximServer = mtaServer{
 	name:   "Exim",
+	queue:  "POSTWIRE_INTEROP_EXIM_QUEUE",
 	eol:    "\r\n",
 	fields: []string{"Return-path", "Envelope-to", "Delivery-date", "Received"},
 	parse: func(v []string) (delivery, error) {
@@ -238,6 +241,39 @@ func (m *maildir) take(t testing.TB, rcpts map[string][]string, check receivedCh
 		out[sender] = got
 	}
 	return out
+}
+
+// settled waits until the server's queue holds no message (every message it accepted has
+// been delivered or bounced), then fails if anything from senders was delivered after take
+// returned: a message stored twice. It fails when the queue is not empty after 30 s.
+func (m *maildir) settled(t testing.TB, senders []string) {
+	t.Helper()
+	queues := strings.Split(mustEnv(t, m.server.queue), ":")
+	waitFor(t, m.server.name+" queue empty", func() (bool, bool, error) {
+		n := 0
+		for _, q := range queues {
+			err := filepath.WalkDir(q, func(_ string, d os.DirEntry, err error) error {
+				if err == nil && d.Type().IsRegular() {
+					n++
+				}
+				return err
+			})
+			if err != nil && !os.IsNotExist(err) {
+				return false, false, err
+			}
+		}
+		return true, n == 0, nil
+	})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.scan(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range senders {
+		if extra := m.byFrom[s]; len(extra) > 0 {
+			t.Errorf("%s: message from %s stored again after all its copies had arrived: %v", m.server.name, s, rcptsOf(extra))
+		}
+	}
 }
 
 // takeOne is take for one message; it returns the stored bytes, which must be the same in

@@ -308,7 +308,10 @@ func (s mta) checkBatch(t *testing.T, envs []session.Envelope, results []session
 		expect[envs[i].From] = envs[i].To
 	}
 	intact := 0
-	for sender, copies := range s.box.take(t, expect, s.received(proto)) {
+	stored := s.box.take(t, expect, s.received(proto))
+	senders := make([]string, 0, len(stored))
+	for sender, copies := range stored {
+		senders = append(senders, sender)
 		for _, d := range copies {
 			if w := s.stored(want[sender]); !bytes.Equal(w, d.message) {
 				checkBytes(t, sender, w, d.message)
@@ -317,6 +320,7 @@ func (s mta) checkBatch(t *testing.T, envs []session.Envelope, results []session
 			}
 		}
 	}
+	s.box.settled(t, senders)
 	return intact
 }
 

@@ -257,9 +257,10 @@ export POSTWIRE_INTEROP_SINK_SLOW=127.0.0.1:$SINK_SLOW_PORT
 export POSTWIRE_INTEROP_SINK_DIR=$WORK/sink
 export POSTWIRE_INTEROP_POSTFIX=127.0.0.1:$POSTFIX_PORT
 export POSTWIRE_INTEROP_POSTFIX_MAILDIR=$PF/mail/all
-export POSTWIRE_INTEROP_POSTFIX_CONFIG=$PF/etc
+export POSTWIRE_INTEROP_POSTFIX_QUEUE=$PF/queue/incoming:$PF/queue/active:$PF/queue/deferred:$PF/queue/hold
 export POSTWIRE_INTEROP_EXIM=127.0.0.1:$EXIM_PORT
 export POSTWIRE_INTEROP_EXIM_MAILDIR=$EX/mail
+export POSTWIRE_INTEROP_EXIM_QUEUE=$EX/spool/input
 
 echo "interop: servers (work dir $WORK, ready in $(($(date +%s) - t0)) s):"
 echo "  aiosmtpd $(dpkg-query -W -f='${Version}' python3-aiosmtpd): plain $POSTWIRE_INTEROP_AIOSMTPD_PLAIN, starttls $POSTWIRE_INTEROP_AIOSMTPD_STARTTLS, smtps $POSTWIRE_INTEROP_AIOSMTPD_SMTPS"
