@@ -169,8 +169,9 @@ func (m *maildir) scan() error {
 		if err != nil {
 			return fmt.Errorf("%s: %s: %v", m.server.name, path, err)
 		}
-		sender, ok := strings.CutPrefix(d.sender, "<")
-		if sender, ok = strings.CutSuffix(sender, ">"); !ok {
+		sender, okL := strings.CutPrefix(d.sender, "<")
+		sender, okR := strings.CutSuffix(sender, ">")
+		if !okL || !okR {
 			return fmt.Errorf("%s: %s: return path %q not in <>", m.server.name, path, d.sender)
 		}
 		d.file, d.sender, d.message = path, sender, rest

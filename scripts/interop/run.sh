@@ -10,8 +10,12 @@
 #         LMTP on a Unix socket, and four misbehaving ones (hang up after the dot, 421 at RCPT,
 #         550 right after the 354, 30 s before answering DATA); each dumps the messages it
 #         takes into $WORK/sink/<name>/;
+#       Postfix as a full MTA (postfix/*.in): master, smtpd with STARTTLS and AUTH (checked by
+#         Dovecot's auth socket), virtual(8) delivery into $WORK/postfix/mail/all;
+#       Exim (exim.conf.in), the exim4-daemon-light that install.sh unpacked: STARTTLS, AUTH,
+#         delivery into $WORK/exim/mail;
 #  4. waits (bounded) until each listens, exports the addresses as POSTWIRE_INTEROP_* and runs
-#     `go test -tags interop ./interop/...`;
+#     `go test -tags interop ./interop/...` (twice: the MTA tests, TestMTA*, timed apart);
 #  5. always stops the servers it started, by PID, and prints their logs if anything failed.
 #
 # KEEP=1 keeps $WORK afterwards (its path is printed).
