@@ -3,13 +3,14 @@
 package interop
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"log/slog"
+	"net"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -275,86 +276,6 @@ func TestMTALarge(t *testing.T) {
 	}
 }
 
-// batchEnvelopes returns n envelopes to rcpt, one sender each, cycling through the small
-// corpus, and the bytes each must arrive as, by sender.
-func batchEnvelopes(tag string, n int, rcpt string) ([]session.Envelope, map[string][]byte) {
-	rcpts := []string{rcpt}
-	envs := make([]session.Envelope, 0, n)
-	want := make(map[string][]byte, n)
-	for i := range n {
-		sender := uniqueSender(tag)
-		msgs := smallCorpus(sender, rcpts, true)
-		m := msgs[i%len(msgs)]
-		envs = append(envs, session.Envelope{From: sender, To: rcpts, Body: m.body(),
-			Options: &session.SendOptions{EightBitMIME: m.eightBit}})
-		want[sender] = m.want
-	}
-	return envs, want
-}
-
-// checkBatch checks one result per envelope, all delivered, and every message stored once,
-// byte for byte; it returns how many were stored intact.
-func (s mta) checkBatch(t *testing.T, envs []session.Envelope, results []session.BatchResult, want map[string][]byte, proto string) int {
-	t.Helper()
-	if len(results) != len(envs) {
-		t.Fatalf("SendBatch: %d results for %d messages", len(results), len(envs))
-	}
-	expect := map[string][]string{}
-	for i, r := range results {
-		if r.Err != nil {
-			t.Errorf("message %d from %s: %v", i, envs[i].From, r.Err)
-			continue
-		}
-		expect[envs[i].From] = envs[i].To
-	}
-	intact := 0
-	stored := s.box.take(t, expect, s.received(proto))
-	senders := make([]string, 0, len(stored))
-	for sender, copies := range stored {
-		senders = append(senders, sender)
-		for _, d := range copies {
-			if w := s.stored(want[sender]); !bytes.Equal(w, d.message) {
-				checkBytes(t, sender, w, d.message)
-			} else {
-				intact++
-			}
-		}
-	}
-	s.box.settled(t, senders)
-	return intact
-}
-
-// TestMTABatch sends 1,000 messages on one connection with SendBatch (pipelined, BDAT), one
-// of them to a refused recipient only: 1,000 MAIL commands, Exim's default limit per
-// connection.
-func TestMTABatch(t *testing.T) {
-	for _, s := range mtas(t) {
-		t.Run(s.name, func(t *testing.T) {
-			ctx := testContext(t)
-			c := dialPlain(t, ctx, s.addr)
-			envs, want := batchEnvelopes(s.name+"-batch", 999, "batch@example.org")
-			mid := len(envs) / 2
-			refused := session.Envelope{From: uniqueSender(s.name + "-batch-refused"), To: []string{"refuse-batch@example.org"},
-				Body: strings.NewReader("x\r\n")}
-			envs = append(envs[:mid], append([]session.Envelope{refused}, envs[mid:]...)...)
-			results := c.SendBatch(ctx, envs)
-			if len(results) == len(envs) {
-				var rre *session.RecipientsRefusedError
-				if !errors.As(results[mid].Err, &rre) || rre.Recipient("refuse-batch@example.org") == nil {
-					t.Errorf("refused message in the batch: %v, want *RecipientsRefusedError", results[mid].Err)
-				}
-				results = append(results[:mid], results[mid+1:]...)
-				envs = append(envs[:mid], envs[mid+1:]...)
-			}
-			intact := s.checkBatch(t, envs, results, want, s.proto(false, false, false))
-			t.Logf("%s: %d messages sent in one batch, %d stored byte-identical", s.name, len(envs), intact)
-			if _, err := c.Quit(ctx); err != nil {
-				t.Errorf("Quit: %v", err)
-			}
-		})
-	}
-}
-
 // TestMTAStartTLSAuth: STARTTLS verified against the test CA; AUTH offered only after it
 // (Postfix checks the password with Dovecot's auth service, Exim itself); a wrong password
 // gets 535; PLAIN through Login and LOGIN through Auth; then messages, recorded as sent
@@ -430,62 +351,44 @@ func TestMTAStartTLSAuth(t *testing.T) {
 	}
 }
 
-// TestMTAConcurrent: 8 connections at once, each its own Client in its own goroutine (half
-// by BDAT, half by DATA), 2,000 messages in all, sent as batches of 50; every message must
-// be stored exactly once, byte for byte.
-func TestMTAConcurrent(t *testing.T) {
-	const conns, total, perBatch = 8, 2000, 50
-	for _, s := range mtas(t) {
-		t.Run(s.name, func(t *testing.T) {
-			ctx := testContext(t)
-			var mu sync.Mutex
-			want := map[string][]byte{}
-			var envs []session.Envelope
-			var results []session.BatchResult
-			var wg sync.WaitGroup
-			errs := make(chan error, conns)
-			for g := range conns {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					c, err := session.Dial(ctx, s.addr, &session.Options{LocalName: "client.postwire.test", DisableChunking: g%2 == 1})
-					if err != nil {
-						errs <- err
-						return
-					}
-					defer c.Close()
-					rcpts := []string{fmt.Sprintf("conn%d@example.org", g)}
-					for b := range total / conns / perBatch {
-						var batch []session.Envelope
-						for k := range perBatch {
-							sender := uniqueSender(fmt.Sprintf("%s-conc-%d", s.name, g))
-							raw := largeBody(header("\r\n", sender, rcpts, fmt.Sprintf("connection %d batch %d message %d", g, b, k)), 512+(k%9)*700)
-							batch = append(batch, session.Envelope{From: sender, To: rcpts, Body: &oddReader{b: raw}})
-							mu.Lock()
-							want[sender] = arrived(raw)
-							mu.Unlock()
-						}
-						res := c.SendBatch(ctx, batch)
-						mu.Lock()
-						envs = append(envs, batch...)
-						results = append(results, res...)
-						mu.Unlock()
-					}
-					if _, err := c.Quit(ctx); err != nil {
-						errs <- err
-					}
-				}()
+// TestMTABareLFPremise checks what the Postfix reader relies on: its files end lines with LF,
+// so they cannot show a bare LF, but Postfix refuses one on the wire (a client sending it is
+// caught). Sent over a raw connection, since postwire never sends a bare LF.
+func TestMTABareLFPremise(t *testing.T) {
+	addr := mustEnv(t, "POSTWIRE_INTEROP_POSTFIX")
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(conn)
+	// reply reads one (possibly multi-line) reply and returns its last line.
+	reply := func() string {
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading a reply: %v", err)
 			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
+			if len(line) < 4 || line[3] != '-' {
+				return strings.TrimRight(line, "\r\n")
 			}
-			if len(envs) != total {
-				t.Fatalf("%d of %d messages sent", len(envs), total)
-			}
-			intact := s.checkBatch(t, envs, results, want, s.proto(false, false, false))
-			t.Logf("%s: %d messages sent over %d connections, %d stored byte-identical", s.name, total, conns, intact)
-		})
+		}
+	}
+	reply() // greeting
+	sender := uniqueSender("postfix-bare-lf")
+	for _, step := range []struct{ send, want string }{
+		{"EHLO client.postwire.test\r\n", "250 "},
+		{"MAIL FROM:<" + sender + ">\r\n", "250 "},
+		{"RCPT TO:<bare@example.org>\r\n", "250 "},
+		{"DATA\r\n", "354 "},
+		{"Subject: bare LF\r\n\r\nline one\nline two\r\n.\r\n", "550 5.5.2 "},
+	} {
+		if _, err := conn.Write([]byte(step.send)); err != nil {
+			t.Fatal(err)
+		}
+		if got := reply(); !strings.HasPrefix(got, step.want) {
+			t.Fatalf("after %q: reply %q, want %s", step.send, got, step.want)
+		}
 	}
 }
