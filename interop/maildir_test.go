@@ -35,6 +35,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -121,6 +122,19 @@ type maildir struct {
 	mu     sync.Mutex
 	seen   map[string]bool
 	byFrom map[string][]delivery
+
+	// What the tests read back and compared: messages, their files, the files that
+	// were byte-identical to what was sent.
+	messages, files, identical atomic.Int64
+}
+
+// count records one message read back in n files, all identical or not.
+func (m *maildir) count(messages, n int, identical bool) {
+	m.messages.Add(int64(messages))
+	m.files.Add(int64(n))
+	if identical {
+		m.identical.Add(int64(n))
+	}
 }
 
 var (

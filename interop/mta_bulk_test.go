@@ -52,13 +52,17 @@ func (s mta) checkBatch(t *testing.T, envs []session.Envelope, results []session
 	senders := make([]string, 0, len(stored))
 	for sender, copies := range stored {
 		senders = append(senders, sender)
+		ok := true
 		for _, d := range copies {
 			if w := s.stored(want[sender]); !bytes.Equal(w, d.message) {
 				checkBytes(t, sender, w, d.message)
-			} else {
-				intact++
+				ok = false
 			}
 		}
+		if ok {
+			intact++
+		}
+		s.box.count(1, len(copies), ok)
 	}
 	s.box.settled(t, senders)
 	return intact

@@ -6,8 +6,10 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +76,22 @@ func ifs(b bool, s string) string {
 // prepended headers, and compares the message with what must have arrived.
 func (s mta) check(t *testing.T, what, sender string, rcpts []string, proto string, want []byte) {
 	t.Helper()
-	checkBytes(t, s.name+" "+what, s.stored(want), s.box.takeOne(t, sender, rcpts, s.received(proto)))
+	got := s.box.takeOne(t, sender, rcpts, s.received(proto))
+	s.box.count(1, len(rcpts), bytes.Equal(s.stored(want), got))
+	checkBytes(t, s.name+" "+what, s.stored(want), got)
+}
+
+// TestMain prints, after the tests, how many messages each MTA accepted and how many of the
+// files it delivered were checked and byte-identical.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	maildirsMu.Lock()
+	for _, b := range maildirs {
+		fmt.Printf("interop: %s: %d messages accepted and read back, %d files (one per recipient), %d byte-identical\n",
+			b.server.name, b.messages.Load(), b.files.Load(), b.identical.Load())
+	}
+	maildirsMu.Unlock()
+	os.Exit(code)
 }
 
 // chunkModes are the two ways the body goes: BDAT (both servers offer CHUNKING) and DATA.
