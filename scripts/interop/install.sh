@@ -15,8 +15,8 @@
 #     so nothing starts at the next boot either.
 # The interop servers are started by hand by run.sh, on loopback only.
 #
-# apt waits (up to 10 minutes) for a dpkg or lists lock another apt holds, and each apt
-# command is retried a few times if it still finds one.
+# apt waits (up to 10 minutes) for the dpkg lock another apt holds, and each apt command is
+# retried every 10 s, up to 30 times, while it still fails on a lock.
 #
 # `install.sh --exim-path` prints the unpacked exim4 binary's path and installs nothing.
 set -euo pipefail
@@ -39,7 +39,7 @@ fi
 # lock another process held.
 apt_retry() {
 	local n out
-	for n in 1 2 3 4 5; do
+	for n in $(seq 30); do
 		if out=$("$@" -o DPkg::Lock::Timeout=600 2>&1); then
 			return 0
 		fi
