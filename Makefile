@@ -50,7 +50,7 @@ bench:
 demo:
 	$(GO) run ./examples/demo
 
-## interop: real servers (aiosmtpd, Dovecot LMTP, Postfix smtp-sink) on loopback, every message
+## interop: real servers (aiosmtpd, Dovecot LMTP, Postfix smtp-sink, Postfix and Exim) on loopback, every message
 ## checked byte for byte; installs the Debian packages if missing (root), see scripts/interop/README.md
 interop:
 	GO="$(GO)" ./scripts/interop/run.sh

@@ -59,6 +59,14 @@ func header(eol, from string, to []string, subject string, extra ...string) stri
 // corpus returns the messages every server gets, addressed from sender to rcpts. With
 // eightBit false (a server without 8BITMIME) the 8-bit message is left out.
 func corpus(sender string, rcpts []string, eightBit bool) []message {
+	msgs := smallCorpus(sender, rcpts, eightBit)
+	large := largeBody(header("\r\n", sender, rcpts, "large streamed"), 5<<20)
+	return append(msgs, message{name: "large-5MiB", raw: large, want: arrived(large), large: true})
+}
+
+// smallCorpus is the corpus without its large message, cheap enough to build per message of
+// a thousand-message batch.
+func smallCorpus(sender string, rcpts []string, eightBit bool) []message {
 	h := func(subject string, extra ...string) string {
 		return header("\r\n", sender, rcpts, subject, extra...)
 	}
@@ -102,9 +110,6 @@ func corpus(sender string, rcpts []string, eightBit bool) []message {
 			"Grüße aus Zürich, ça va? Ελληνικά, русский, 日本語, 한국어, emoji 📬.\r\n.ünïcode after a dot\r\n", "")
 		msgs[len(msgs)-1].eightBit = true
 	}
-
-	large := largeBody(h("large streamed"), 5<<20)
-	msgs = append(msgs, message{name: "large-5MiB", raw: large, want: arrived(large), large: true})
 	return msgs
 }
 

@@ -18,6 +18,8 @@ package interop
 //              one empty line. The envelope lines are parsed and checked, the Received header
 //              checked against a pattern; the message must equal the expected bytes with every
 //              CRLF written as LF (a bijection, since the expected bytes have no bare LF).
+//
+// Postfix and Exim, which deliver into Maildirs, are read by maildir_test.go.
 
 import (
 	"bytes"

@@ -10,8 +10,12 @@
 #         LMTP on a Unix socket, and four misbehaving ones (hang up after the dot, 421 at RCPT,
 #         550 right after the 354, 30 s before answering DATA); each dumps the messages it
 #         takes into $WORK/sink/<name>/;
+#       Postfix as a full MTA (postfix/*.in): master, smtpd with STARTTLS and AUTH (checked by
+#         Dovecot's auth socket), virtual(8) delivery into $WORK/postfix/mail/all;
+#       Exim (exim.conf.in), the exim4-daemon-light that install.sh unpacked: STARTTLS, AUTH,
+#         delivery into $WORK/exim/mail;
 #  4. waits (bounded) until each listens, exports the addresses as POSTWIRE_INTEROP_* and runs
-#     `go test -tags interop ./interop/...`;
+#     `go test -tags interop ./interop/...` (twice: the MTA tests, TestMTA*, timed apart);
 #  5. always stops the servers it started, by PID, and prints their logs if anything failed.
 #
 # KEEP=1 keeps $WORK afterwards (its path is printed).
@@ -139,6 +143,8 @@ for u in alice bob carol; do
 	echo "$u:{PLAIN}interop-secret:$MAIL_UID:$MAIL_GID::$WORK/mail/$u::" >>"$WORK/dovecot/users"
 	mkdir -p "$WORK/mail/$u"
 done
+# The user Postfix's smtpd authenticates through Dovecot's auth socket (it gets no mail here).
+echo "postwire:{PLAIN}interop-secret:$MAIL_UID:$MAIL_GID::$WORK/mail/postwire::" >>"$WORK/dovecot/users"
 chown -R "$MAIL_UID:$MAIL_GID" "$WORK/mail"
 # "frozen" exists but its home is not writable by the mail user: Dovecot accepts the RCPT and
 # can only fail after the data, which exercises LMTP's per-recipient replies.
@@ -182,6 +188,40 @@ SINK_SLOW_PORT=$(free_port)
 sink slow "127.0.0.1:$SINK_SLOW_PORT" -w 30
 i_sink_slow=$((${#pids[@]} - 1))
 
+# --- Postfix as a full MTA (postfix/main.cf.in) -------------------------------------------
+# Its own config_directory, queue_directory and data_directory under $WORK/postfix; `postfix
+# check` creates the queue directories with the owners Postfix wants, then master runs in the
+# foreground (-s) so that its PID is ours to stop; it stops its children itself.
+PF=$WORK/postfix
+POSTFIX_PORT=$(free_port)
+mkdir -p "$PF/etc" "$PF/queue" "$PF/data" "$PF/mail"
+for f in main.cf master.cf; do
+	sed -e "s|@WORK@|$WORK|g" -e "s|@PF@|$PF|g" -e "s|@PORT@|$POSTFIX_PORT|g" \
+		-e "s|@UID@|$MAIL_UID|g" -e "s|@GID@|$MAIL_GID|g" "$HERE/postfix/$f.in" >"$PF/etc/$f"
+done
+cp "$HERE/postfix/mailboxes" "$PF/etc/mailboxes"
+chown postfix "$PF/data"
+chown "$MAIL_UID:$MAIL_GID" "$PF/mail"
+postfix -c "$PF/etc" check >"$WORK/logs/postfix-check.log" 2>&1
+start postfix /usr/lib/postfix/sbin/master -c "$PF/etc" -s
+i_postfix=$((${#pids[@]} - 1))
+
+# --- Exim (exim.conf.in), the binary install.sh unpacked ---------------------------------------
+# It runs as Debian-exim (see exim.conf.in), so its directories, log files and a copy of the
+# key belong to that user; the configuration itself must belong to root.
+EXIM=$(bash "$HERE/install.sh" --exim-path)
+EX=$WORK/exim
+EXIM_PORT=$(free_port)
+mkdir -p "$EX/spool" "$EX/mail"
+cp "$WORK/tls/server.pem" "$WORK/tls/server.key" "$EX/"
+for l in main reject panic; do : >"$WORK/logs/exim-${l}log.log"; done
+sed -e "s|@WORK@|$WORK|g" -e "s|@EX@|$EX|g" -e "s|@PORT@|$EXIM_PORT|g" -e "s|@EXIM@|$EXIM|g" \
+	-e "s|@USER@|postwire|g" -e "s|@PASSWORD@|interop-secret|g" "$HERE/exim.conf.in" >"$EX/exim.conf"
+chown -R Debian-exim:Debian-exim "$EX" "$WORK"/logs/exim-*.log
+chown root:root "$EX/exim.conf" # Exim refuses a configuration owned by anyone but root
+start exim "$EXIM" -C "$EX/exim.conf" -bdf
+i_exim=$((${#pids[@]} - 1))
+
 # --- wait until everything listens -----------------------------------------------------------
 wait_for "$i_aiosmtpd" "aiosmtpd" test -s "$WORK/aiosmtpd/addrs.json"
 wait_for "$i_dovecot" "the LMTP socket" test -S "$WORK/dovecot/run/lmtp"
@@ -194,6 +234,9 @@ wait_for "$i_sink_hangup" "port $SINK_HANGUP_PORT" tcp_open 127.0.0.1 "$SINK_HAN
 wait_for "$i_sink_421" "port $SINK_421_PORT" tcp_open 127.0.0.1 "$SINK_421_PORT"
 wait_for "$i_sink_abort" "port $SINK_ABORT_PORT" tcp_open 127.0.0.1 "$SINK_ABORT_PORT"
 wait_for "$i_sink_slow" "port $SINK_SLOW_PORT" tcp_open 127.0.0.1 "$SINK_SLOW_PORT"
+wait_for "$i_dovecot" "the auth socket" test -S "$WORK/dovecot/run/auth-postfix"
+wait_for "$i_postfix" "port $POSTFIX_PORT" tcp_open 127.0.0.1 "$POSTFIX_PORT"
+wait_for "$i_exim" "port $EXIM_PORT" tcp_open 127.0.0.1 "$EXIM_PORT"
 
 aio() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$WORK/aiosmtpd/addrs.json" "$1"; }
 export POSTWIRE_INTEROP_DIR=$WORK
@@ -216,12 +259,20 @@ export POSTWIRE_INTEROP_SINK_421=127.0.0.1:$SINK_421_PORT
 export POSTWIRE_INTEROP_SINK_ABORT=127.0.0.1:$SINK_ABORT_PORT
 export POSTWIRE_INTEROP_SINK_SLOW=127.0.0.1:$SINK_SLOW_PORT
 export POSTWIRE_INTEROP_SINK_DIR=$WORK/sink
+export POSTWIRE_INTEROP_POSTFIX=127.0.0.1:$POSTFIX_PORT
+export POSTWIRE_INTEROP_POSTFIX_MAILDIR=$PF/mail/all
+export POSTWIRE_INTEROP_POSTFIX_QUEUE=$PF/queue/incoming:$PF/queue/active:$PF/queue/deferred:$PF/queue/hold
+export POSTWIRE_INTEROP_EXIM=127.0.0.1:$EXIM_PORT
+export POSTWIRE_INTEROP_EXIM_MAILDIR=$EX/mail
+export POSTWIRE_INTEROP_EXIM_QUEUE=$EX/spool/input
 
 echo "interop: servers (work dir $WORK, ready in $(($(date +%s) - t0)) s):"
 echo "  aiosmtpd $(dpkg-query -W -f='${Version}' python3-aiosmtpd): plain $POSTWIRE_INTEROP_AIOSMTPD_PLAIN, starttls $POSTWIRE_INTEROP_AIOSMTPD_STARTTLS, smtps $POSTWIRE_INTEROP_AIOSMTPD_SMTPS"
 echo "  dovecot $(dovecot --version): lmtp $POSTWIRE_INTEROP_DOVECOT_SOCKET and $POSTWIRE_INTEROP_DOVECOT_TCP"
 echo "  smtp-sink (postfix $(dpkg-query -W -f='${Version}' postfix)): $POSTWIRE_INTEROP_SINK, nopipe $POSTWIRE_INTEROP_SINK_NOPIPE, reject $POSTWIRE_INTEROP_SINK_REJECT,"
 echo "    lmtp $POSTWIRE_INTEROP_SINK_LMTP, hangup $POSTWIRE_INTEROP_SINK_HANGUP, 421 $POSTWIRE_INTEROP_SINK_421, abort $POSTWIRE_INTEROP_SINK_ABORT, slow $POSTWIRE_INTEROP_SINK_SLOW"
+echo "  postfix $(postconf -c "$PF/etc" -h mail_version) (master, smtpd, virtual; SASL via Dovecot): $POSTWIRE_INTEROP_POSTFIX"
+echo "  exim $("$EXIM" -C "$EX/exim.conf" -bV 2>/dev/null | awk '/^Exim version/ {print $3}') (exim4-daemon-light, unpacked in ${EXIM%/usr/sbin/exim4}): $POSTWIRE_INTEROP_EXIM"
 
 # Nothing of ours may listen beyond loopback.
 if command -v ss >/dev/null; then
@@ -234,10 +285,15 @@ if command -v ss >/dev/null; then
 	done
 fi
 
+# First the tests against aiosmtpd, Dovecot and smtp-sink, then those against Postfix and Exim
+# (TestMTA*), timed apart.
 t1=$(date +%s)
 rc=0
-"$GO" test -tags interop -count=1 -timeout 150s -v ./interop/... || rc=$?
-echo "interop: go test took $(($(date +%s) - t1)) s, whole run (after install) $(($(date +%s) - t0)) s"
+"$GO" test -tags interop -count=1 -timeout 150s -v -skip '^TestMTA' ./interop/... || rc=$?
+t2=$(date +%s)
+"$GO" test -tags interop -count=1 -timeout 300s -v -run '^TestMTA' ./interop/... || rc=$?
+t3=$(date +%s)
+echo "interop: go test took $((t3 - t1)) s ($((t2 - t1)) s aiosmtpd/Dovecot/smtp-sink, $((t3 - t2)) s Postfix/Exim), whole run (after install) $((t3 - t0)) s"
 if [ "$rc" -eq 0 ]; then
 	result=0
 fi
