@@ -3,6 +3,8 @@ package session
 import (
 	"context"
 
+	"github.com/postwire/postwire/codec"
+
 	"github.com/postwire/postwire/protocol"
 )
 
@@ -61,6 +63,7 @@ func (c *Client) Reset(ctx context.Context) (protocol.Reply, error) {
 // *SenderRefusedError. Mail does not add SMTPUTF8 for a non-ASCII address:
 // SendMail does.
 func (c *Client) Mail(ctx context.Context, from string, params ...protocol.Param) (protocol.Reply, error) {
+	from = codec.ReversePath(from) // "<>" is the null reverse-path, as in smtplib
 	if err := c.EhloOrHeloIfNeeded(ctx); err != nil {
 		return protocol.Reply{}, err
 	}

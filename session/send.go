@@ -60,8 +60,8 @@ type SendOptions struct {
 	EnvelopeID string
 	// Notify is the DSN NOTIFY parameter for every recipient (nil: none).
 	Notify []DSNNotify
-	// OriginalRecipients adds ORCPT=rfc822;<address> (xtext) to every
-	// recipient (DSN).
+	// OriginalRecipients adds ORCPT to every recipient (DSN): rfc822;
+	// with the address as xtext, or utf-8; (RFC 6533) for a non-ASCII one.
 	OriginalRecipients bool
 	// MailParams and RcptParams are extra parameters sent as given on MAIL
 	// and on every RCPT. Known keywords (SIZE, BODY, SMTPUTF8, RET, ENVID,

@@ -39,7 +39,7 @@ type txn struct {
 }
 
 func newTxn(c *Client, m Envelope) *txn {
-	t := &txn{c: c, from: m.From, to: m.To, body: m.Body}
+	t := &txn{c: c, from: codec.ReversePath(m.From), to: m.To, body: m.Body}
 	if m.Options != nil {
 		t.opts = *m.Options
 	}
@@ -136,7 +136,7 @@ func (t *txn) prepare() error {
 			rp = append(rp, protocol.Param{Key: "NOTIFY", Value: strings.Join(vals, ",")})
 		}
 		if o.OriginalRecipients {
-			rp = append(rp, protocol.Param{Key: "ORCPT", Value: "rfc822;" + codec.XtextEncode(to)})
+			rp = append(rp, protocol.Param{Key: "ORCPT", Value: codec.ORCPT(to)})
 		}
 		rp = append(rp, o.RcptParams...)
 		if err := c.preflight(protocol.Rcpt(to, rp...)); err != nil {
