@@ -125,4 +125,3 @@ func TestTLSDoneRefusesBufferedBytes(t *testing.T) {
 		t.Fatalf("TLSDone with bytes buffered = %v, want ErrTLSInjection", err)
 	}
 }
-
