@@ -5,7 +5,8 @@
 //
 // A Client has four kinds of methods:
 //
-//   - Getters: State, Extensions, Awaiting, Pending, Err, Config, Buffered.
+//   - Getters: State, Extensions, Awaiting, Pending, Accepted, Err, Config,
+//     Buffered, and the ledger's Last, Written(h) and Owed(h).
 //   - Input from the server: Receive (bytes read), ReceiveEOF (the peer
 //     closed), and NextEvent, which returns one Event (the greeting, a
 //     Reply matched to the command it answers, "start TLS now", or the
@@ -46,7 +47,21 @@
 // depend on how the input was split across Receive calls; every reply is
 // matched to exactly one command, in order (LMTP's per-recipient replies
 // to the end of data each name their recipient); nothing is queued after
-// StateClosed; a server that breaks the protocol gets a sticky *PeerError
+// StateClosed;
+//
+// The ledger: Send, SendChunk and EndBody return a Handle, and every Event
+// names the Handle it answers and says whether that command is now fully
+// answered (Done). Receive matches each complete reply as soon as it
+// arrives to the oldest command whose bytes were all written (Advance); a
+// reply with no such command is ErrUnsolicited (a 421 closes instead, RFC
+// 5321 §3.8). So "354" and "250" in one segment, or two replies to one
+// NOOP, never answer a command queued or written later: write, Advance,
+// then read. The one case no client can detect is a reply the server sent
+// after the client's bytes had left but before the server read them (with
+// PIPELINING, an extra reply glued to MAIL's looks exactly like the RCPT's
+// that was already written); a server that does that is answering
+// commands it has not read, and the caller cannot tell.
+// a server that breaks the protocol gets a sticky *PeerError
 // and a caller that asks for something illegal a *UsageError that changes
 // nothing. A negative reply is not an error: it is an Event whose Reply
 // says so.
