@@ -47,7 +47,10 @@
 // depend on how the input was split across Receive calls; every reply is
 // matched to exactly one command, in order (LMTP's per-recipient replies
 // to the end of data each name their recipient); nothing is queued after
-// StateClosed;
+// StateClosed; a server that breaks the protocol gets a sticky *PeerError
+// and a caller that asks for something illegal a *UsageError that changes
+// nothing. A negative reply is not an error: it is an Event whose Reply
+// says so.
 //
 // The ledger: Send, SendChunk and EndBody return a Handle, and every Event
 // names the Handle it answers and says whether that command is now fully
@@ -61,10 +64,6 @@
 // PIPELINING, an extra reply glued to MAIL's looks exactly like the RCPT's
 // that was already written); a server that does that is answering
 // commands it has not read, and the caller cannot tell.
-// a server that breaks the protocol gets a sticky *PeerError
-// and a caller that asks for something illegal a *UsageError that changes
-// nothing. A negative reply is not an error: it is an Event whose Reply
-// says so.
 //
 // Replies: lines end in CRLF or a bare LF; a CR anywhere else in a line is
 // ErrMalformedReply, as is a line shorter than three characters, a code
