@@ -3,9 +3,7 @@ package session
 import (
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -109,9 +107,9 @@ func (c *Client) Auth(ctx context.Context, m auth.Mechanism) error {
 	// and then waits for an answer).
 	for err == nil && ev.Reply.Intermediate() {
 		var resp []byte
-		challenge, derr := decodeChallenge(ev.Reply.Text())
+		derr := ev.ChallengeErr // the core decodes the base64 (a *protocol.ChallengeError)
 		if derr == nil {
-			resp, derr = ex.Challenge(challenge)
+			resp, derr = ex.Challenge(ev.Challenge)
 		}
 		if derr != nil {
 			// Cancel; the server answers 501 and the exchange is over.
@@ -143,16 +141,6 @@ func (c *Client) Auth(ctx context.Context, m auth.Mechanism) error {
 	}
 	c.authed = true
 	return nil
-}
-
-// decodeChallenge decodes a 334 challenge: base64, possibly empty.
-func decodeChallenge(text string) ([]byte, error) {
-	text = strings.TrimSpace(text)
-	b, err := base64.StdEncoding.DecodeString(text)
-	if err != nil {
-		return nil, fmt.Errorf("session: malformed base64 challenge: %w", err)
-	}
-	return b, nil
 }
 
 // Authenticated reports whether Login or Auth succeeded on this
