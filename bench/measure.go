@@ -49,6 +49,7 @@ func Interleave(cs []*Contender, rounds int, d time.Duration) error {
 			return fmt.Errorf("%s: warm-up: %w", c.Name, err)
 		}
 	}
+	runtime.GC() // start from a heap holding nothing of earlier cases
 	for i := range rounds {
 		for k := range cs {
 			c := cs[(i+k)%len(cs)]
@@ -62,11 +63,16 @@ func Interleave(cs []*Contender, rounds int, d time.Duration) error {
 	return nil
 }
 
-// round sends messages for at least d. A collection first, so that the
-// garbage of whoever ran before is not collected on this client's time.
+// round sends messages for at least d.
+//
+// It does not force a collection first: that would also empty the
+// sync.Pools (fmt's, bufio's users', the clients' own), and refilling them
+// would add a fixed number of allocations to every round, which shows in
+// the figures of the slow rounds (a few messages behind the delay). The
+// collections that do happen are triggered by whoever allocates, mostly
+// the clients that allocate most.
 func (c *Contender) round(d time.Duration) (Round, error) {
 	var before, after runtime.MemStats
-	runtime.GC()
 	runtime.ReadMemStats(&before)
 	turns := c.Conn.Turns()
 	start := time.Now()
