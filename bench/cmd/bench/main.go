@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -74,8 +75,14 @@ type target struct {
 // run runs every case, and returns the exit status.
 func run(cfg config) int {
 	printHeader(cfg)
-	var procs []*proc
+	var (
+		mu    sync.Mutex // procs is also stopped from the signal handler
+		procs []*proc
+	)
+	started := func(p *proc) { mu.Lock(); procs = append(procs, p); mu.Unlock() }
 	stopAll := func() {
+		mu.Lock()
+		defer mu.Unlock()
 		for i := len(procs) - 1; i >= 0; i-- {
 			procs[i].stop()
 		}
@@ -87,6 +94,7 @@ func run(cfg config) int {
 	go func() {
 		<-sig
 		stopAll()
+		fmt.Println("note: interrupted; the servers started are stopped")
 		os.Exit(130)
 	}()
 
@@ -97,7 +105,7 @@ func run(cfg config) int {
 			fmt.Println("FAIL: loopback:", err)
 			return 1
 		}
-		procs = append(procs, p)
+		started(p)
 		targets = append(targets,
 			target{name: "loopback", desc: "session/smtptest (Discard) in a child process", addr: addr, round: cfg.round},
 			target{name: delayName(cfg.delay), desc: fmt.Sprintf("the same sink, %v added each way", cfg.delay),
@@ -109,7 +117,7 @@ func run(cfg config) int {
 		} else if p, addr, err := startSMTPSink(bin); err != nil {
 			fmt.Println("note: smtp-sink cases skipped: could not start it:", err)
 		} else {
-			procs = append(procs, p)
+			started(p)
 			desc := "Postfix smtp-sink " + version(findBinary("postconf"), "-d", "-h", "mail_version")
 			targets = append(targets, target{name: "smtp-sink", desc: desc, addr: addr, round: cfg.round})
 		}
@@ -122,7 +130,7 @@ func run(cfg config) int {
 		} else if p, addr, err := startDovecot(bin, 10); err != nil {
 			fmt.Println("note: dovecot-lmtp cases skipped: could not start it:", err)
 		} else {
-			procs = append(procs, p)
+			started(p)
 			desc := "Dovecot LMTP " + version(bin, "--version")
 			targets = append(targets, target{name: "dovecot-lmtp", desc: desc, addr: addr, lmtp: true, round: cfg.round})
 		}
