@@ -75,41 +75,75 @@ type target struct {
 // run runs every case, and returns the exit status.
 func run(cfg config) int {
 	printHeader(cfg)
-	var (
-		mu    sync.Mutex // procs is also stopped from the signal handler
-		procs []*proc
-	)
-	started := func(p *proc) { mu.Lock(); procs = append(procs, p); mu.Unlock() }
-	stopAll := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for i := len(procs) - 1; i >= 0; i-- {
-			procs[i].stop()
-		}
-		procs = nil
-	}
-	defer stopAll()
+	var srv servers
+	defer srv.stopAll()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
-		stopAll()
+		srv.stopAll()
 		fmt.Println("note: interrupted; the servers started are stopped")
 		os.Exit(130)
 	}()
 
-	var targets []target
-	if cfg.wants("loopback") || cfg.wants(delayName(cfg.delay)) {
-		p, addr, err := startSinkChild()
-		if err != nil {
-			fmt.Println("FAIL: loopback:", err)
-			return 1
+	status := 0
+	targets, err := startTargets(cfg, &srv)
+	if err != nil {
+		fmt.Println("FAIL:", err)
+		status = 1
+	}
+	if !runSMTP(cfg, targets) {
+		status = 1
+	}
+	srv.stopAll()
+	if cfg.wants("dotstuff") {
+		if err := runStuffing(cfg); err != nil {
+			fmt.Println("FAIL: dotstuff:", err)
+			status = 1
 		}
-		started(p)
-		targets = append(targets,
-			target{name: "loopback", desc: "session/smtptest (Discard) in a child process", addr: addr, round: cfg.round},
-			target{name: delayName(cfg.delay), desc: fmt.Sprintf("the same sink, %v added each way", cfg.delay),
-				addr: addr, delay: 2 * cfg.delay, round: cfg.delayRound})
+	}
+	return status
+}
+
+// servers are the processes started, to be stopped (also from the signal
+// handler).
+type servers struct {
+	mu    sync.Mutex
+	procs []*proc
+}
+
+func (s *servers) add(p *proc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.procs = append(s.procs, p)
+}
+
+func (s *servers) stopAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		s.procs[i].stop()
+	}
+	s.procs = nil
+}
+
+// startTargets starts the servers of the cases wanted: the smtptest sink
+// (loopback and delay cases), smtp-sink and Dovecot when installed, with a
+// note for each one skipped. The error is the sink's, whose cases cannot
+// run without it; the others are still started.
+func startTargets(cfg config, srv *servers) ([]target, error) {
+	var targets []target
+	var sinkErr error
+	if cfg.wants("loopback") || cfg.wants(delayName(cfg.delay)) {
+		if p, addr, err := startSinkChild(); err != nil {
+			sinkErr = fmt.Errorf("loopback: %w", err)
+		} else {
+			srv.add(p)
+			targets = append(targets,
+				target{name: "loopback", desc: "session/smtptest (Discard) in a child process", addr: addr, round: cfg.round},
+				target{name: delayName(cfg.delay), desc: fmt.Sprintf("the same sink, %v added each way", cfg.delay),
+					addr: addr, delay: 2 * cfg.delay, round: cfg.delayRound})
+		}
 	}
 	if cfg.wants("smtp-sink") {
 		if bin := findBinary("smtp-sink"); bin == "" {
@@ -117,7 +151,7 @@ func run(cfg config) int {
 		} else if p, addr, err := startSMTPSink(bin); err != nil {
 			fmt.Println("note: smtp-sink cases skipped: could not start it:", err)
 		} else {
-			started(p)
+			srv.add(p)
 			desc := "Postfix smtp-sink " + version(findBinary("postconf"), "-d", "-h", "mail_version")
 			targets = append(targets, target{name: "smtp-sink", desc: desc, addr: addr, round: cfg.round})
 		}
@@ -130,13 +164,18 @@ func run(cfg config) int {
 		} else if p, addr, err := startDovecot(bin, 10); err != nil {
 			fmt.Println("note: dovecot-lmtp cases skipped: could not start it:", err)
 		} else {
-			started(p)
+			srv.add(p)
 			desc := "Dovecot LMTP " + version(bin, "--version")
 			targets = append(targets, target{name: "dovecot-lmtp", desc: desc, addr: addr, lmtp: true, round: cfg.round})
 		}
 	}
+	return targets, sinkErr
+}
 
-	status := 0
+// runSMTP runs the SMTP cases wanted against each target, with 1 and 10
+// recipients, and reports whether all of them succeeded.
+func runSMTP(cfg config, targets []target) bool {
+	ok := true
 	body := bench.MakeBody(cfg.size)
 	for _, t := range targets {
 		if !cfg.wants(t.name) {
@@ -145,7 +184,7 @@ func run(cfg config) int {
 		ext, err := extensions(t.addr, t.lmtp)
 		if err != nil {
 			fmt.Printf("FAIL: %s: %v\n", t.name, err)
-			status = 1
+			ok = false
 			continue
 		}
 		fmt.Printf("# %s: %s on %s, simulated round trip %v; it offers %s\n", t.name, t.desc, t.addr, t.delay, ext)
@@ -157,18 +196,11 @@ func run(cfg config) int {
 			msg := bench.Message{From: bench.Sender, To: bench.Recipients(n), Body: body}
 			if err := runCase(cfg, name, t, msg); err != nil {
 				fmt.Printf("FAIL: %s: %v\n", name, err)
-				status = 1
+				ok = false
 			}
 		}
 	}
-	stopAll()
-	if cfg.wants("dotstuff") {
-		if err := runStuffing(cfg); err != nil {
-			fmt.Println("FAIL: dotstuff:", err)
-			status = 1
-		}
-	}
-	return status
+	return ok
 }
 
 // extensions greets the server at addr with EHLO (LHLO) and returns the
