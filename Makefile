@@ -8,7 +8,7 @@ FUZZTIME    ?= 60s   # per fuzz target, for `make fuzz`
 SMOKETIME   ?= 3s    # per fuzz target, inside `make test`
 RAPIDCHECKS ?= 1000  # for `make test-long`
 
-.PHONY: test fmt-check vet staticcheck unit fuzz-smoke fuzz test-long bench demo interop
+.PHONY: test fmt-check vet staticcheck unit fuzz-smoke fuzz test-long bench bench-micro demo interop
 
 ## test: everything CI checks: formatting, vet, staticcheck, race tests, a short run of every fuzz target
 test: fmt-check vet staticcheck unit fuzz-smoke
@@ -38,13 +38,14 @@ test-long:
 	$(GO) test -count=1 $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | \
 		awk '/pgregory.net\/rapid/ {print $$1}') -args -rapid.checks=$(RAPIDCHECKS) -rapid.nofailfile
 
-## bench: benchmarks; then postwire against net/smtp, go-smtp and memmove, measured in the
-## same run (the separate module bench/, see bench/README.md), printed as ratios
+## bench: postwire against net/smtp, go-smtp, textproto's DotWriter and memmove, interleaved in
+## one run of the separate module bench/ (see bench/README.md), a few minutes; not part of CI
 bench:
+	cd bench && $(GO) run ./cmd/bench $(BENCHFLAGS)
+
+## bench-micro: the root module's own go test benchmarks
+bench-micro:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=500ms ./codec ./protocol
-	cd bench && $(GO) test -run='^$$' -bench=. -benchmem -benchtime=500ms -count=3 ./... | \
-		tee /tmp/postwire-bench.txt | $(GO) run ./cmd/ratios
-	@echo "(raw output of the comparison: /tmp/postwire-bench.txt)"
 
 ## demo: send a message through STARTTLS and AUTH to an in-process server
 demo:

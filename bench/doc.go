@@ -1,23 +1,22 @@
-// Package bench compares postwire's session client with its peers, net/smtp
-// and github.com/emersion/go-smtp, measured in the same run against the same
-// in-process server (session/smtptest over loopback TCP).
+// Package bench compares postwire with its peers, measured in one run:
+// the session client against net/smtp and github.com/emersion/go-smtp,
+// and the dot-stuffers against net/textproto's DotWriter and memmove.
 //
 // It is a separate module so that the peers stay out of postwire's own
-// go.mod. Everything lives in the _test.go files:
+// go.mod. The package holds the harness; command cmd/bench (what
+// `make bench` runs) starts the servers, runs the cases and prints the
+// lines described in README.md:
 //
-//   - BenchmarkSend: one message per iteration (MAIL, RCPTs, body) on an
-//     established connection, 1 and 10 recipients.
-//   - BenchmarkSendRTT: the same with a simulated round-trip time
-//     (transport.LatencyConn), where pipelining pays off.
-//   - BenchmarkSendBatch: postwire's SendBatch against sequential SendMail.
-//   - BenchmarkBody: 1 MiB through codec.Stuffer, net/textproto's DotWriter
-//     and a plain copy.
+//   - Clients: the four implementations, each a Mailer sending copies of
+//     one Message on a greeted connection.
+//   - TurnConn: counts round trips at the conn (a Read after a Write) and
+//     can add a delay to each.
+//   - Interleave: several short rounds per client, in rotating order;
+//     Result takes the medians.
+//   - Stuffings and MeasureStuffings: the dot-stuffing comparison.
 //
-// Every Send benchmark reports "roundtrips/msg", counted by
-// transport.LatencyConn: a deterministic figure next to the timings.
-// TestClientsDeliver checks that every client's message reaches the server
-// byte for byte, so the benchmarks compare equal work.
-//
-// Run it with `make bench` from the repository root; cmd/ratios turns the
-// output into ratios.
+// It uses only postwire's exported API, so it measures whatever the
+// session package does inside. The tests check that every client delivers
+// the same bytes with the round trips the figures are read against, and
+// that the stuffers do equal work.
 package bench
