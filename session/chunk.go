@@ -33,13 +33,16 @@ func (t *txn) sendChunks(ctx context.Context) {
 	body := bodyReader{ctx: ctx, r: t.body}
 	var lines codec.CRLFState
 	var total int64
+	pending := c.chunk[:0] // normalised bytes not yet sent
+	var rerr error
 	for {
-		chunk := c.chunk[:0]
-		var rerr error
-		for len(chunk) < size && rerr == nil {
+		for len(pending) < size && rerr == nil {
 			var n int
 			n, rerr = body.read(in)
-			chunk = lines.Append(chunk, in[:n])
+			pending = lines.Append(pending, in[:n])
+			if rerr == io.EOF {
+				pending = lines.AppendEnd(pending)
+			}
 		}
 		if rerr != nil && rerr != io.EOF {
 			t.fail(rerr)
@@ -50,10 +53,10 @@ func (t *txn) sendChunks(ctx context.Context) {
 			c.send(ctx, protocol.Rset(), nil)
 			return
 		}
-		last := rerr == io.EOF
-		if last {
-			chunk = lines.AppendEnd(chunk)
-		}
+		// Chunks of exactly size bytes; the last one is shorter (maybe
+		// empty: "BDAT 0 LAST" when the message ends on a boundary).
+		last := rerr == io.EOF && len(pending) < size
+		chunk := pending[:min(len(pending), size)]
 		total += int64(len(chunk))
 		fn := t.onChunk
 		if last {
@@ -64,6 +67,7 @@ func (t *txn) sendChunks(ctx context.Context) {
 			t.failChunk(ctx, err)
 			return
 		}
+		pending = pending[:copy(pending, pending[len(chunk):])] // the core has copied the chunk
 		if last {
 			t.end = h
 			c.logBody(ctx, total, "message data in BDAT chunks")
