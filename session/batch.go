@@ -49,12 +49,21 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 	for i, m := range msgs {
 		t := newTxn(c, m)
 		txns[i] = t
-		if i > 0 && !c.pipelining() {
+		switch {
+		case i > 0 && !c.pipelining():
 			// Without pipelining (the server's or the caller's choice)
 			// the previous message's final reply comes before the next
 			// MAIL. A failure reaches the pending handlers and makes
 			// usable fail below.
 			_ = c.await(ctx, c.pc.Last())
+		case i >= c.opts.batchWindow():
+			// A window of messages in flight: wait for the oldest.
+			_ = c.await(ctx, txns[i-c.opts.batchWindow()].last)
+		}
+		if i > 0 && txns[i-1].optimistic && c.usable() == nil {
+			// Its outcome is not known yet; if it was refused the server
+			// may keep that transaction open (see txn.optimistic).
+			c.send(ctx, protocol.Rset(), nil)
 		}
 		if err := c.usable(); err != nil {
 			t.fail(err)
@@ -65,12 +74,16 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 			continue
 		}
 		t.run(ctx)
+		t.last = c.pc.Last()
 	}
 	// Read the replies still owed. A failure here has already been
 	// delivered to every pending command's handler by shutdown.
 	_ = c.await(ctx, c.pc.Last())
 	for i, t := range txns {
 		out[i].Result, out[i].Err = t.finish()
+	}
+	if t := txns[len(txns)-1]; t != nil && t.optimistic && t.envelopeFailed && c.usable() == nil {
+		c.send(ctx, protocol.Rset(), nil) // queued: it goes out with the next command
 	}
 	return out
 }
@@ -80,7 +93,7 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 func (t *txn) run(ctx context.Context) {
 	c := t.c
 	pipelined := c.pipelining()
-	h, err := c.send(ctx, protocol.Mail(t.from, t.mailParams...), t.onMail)
+	h, err := c.send(ctx, protocol.Mail(t.from, t.mailParams...), t)
 	if err != nil {
 		t.fail(err)
 		return
@@ -97,7 +110,7 @@ func (t *txn) run(ctx context.Context) {
 		}
 	}
 	for i, to := range t.to {
-		if h, err = c.send(ctx, protocol.Rcpt(to, t.rcptParams[i]...), t.onRcpt(i)); err != nil {
+		if h, err = c.send(ctx, protocol.Rcpt(to, t.rcptParamsOf(i)...), t); err != nil {
 			t.fail(err)
 			t.abort(ctx) // end the transaction the MAIL opened
 			return
@@ -112,34 +125,56 @@ func (t *txn) run(ctx context.Context) {
 			}
 		}
 	}
-	if !t.chunked && (pipelined || len(t.accepted()) > 0) {
-		if h, err = c.send(ctx, protocol.Data(), t.onData); err != nil {
+	if t.chunked && pipelined {
+		// The body follows the envelope in the same flight, up to
+		// Options.OptimisticLimit; sendChunks waits for the envelope
+		// replies before it sends more.
+		t.sendChunks(ctx, h)
+		return
+	}
+	if !t.chunked && (pipelined || t.nAccepted() > 0) {
+		if h, err = c.send(ctx, protocol.Data(), t); err != nil {
 			t.fail(err)
 			t.abort(ctx)
 			return
 		}
 		t.data = h
 	}
-	if err := c.await(ctx, h); err != nil {
-		t.fail(err)
+	if !t.envelopeOK(ctx, h) {
 		return
 	}
-	if t.err != nil || len(t.accepted()) == 0 || (!t.chunked && !t.dataOK) {
-		if t.err == nil {
-			t.err = t.allRefused()
-		}
+	if !t.chunked && !t.dataOK {
+		t.err = t.allRefused()
 		t.abort(ctx)
 		return
 	}
 	if t.chunked {
-		t.sendChunks(ctx)
+		t.sendChunks(ctx, protocol.NoHandle)
 		return
 	}
-	if end, err := c.sendData(ctx, t.body, t.onFinal); err != nil {
+	if end, err := c.sendData(ctx, t.body, t); err != nil {
 		t.fail(err)
 	} else {
 		t.end = end
 	}
+}
+
+// envelopeOK waits for the envelope's replies (up to command h) and
+// reports whether the message can go on; if not, the transaction is
+// ended (abort) and its error set.
+func (t *txn) envelopeOK(ctx context.Context, h protocol.Handle) bool {
+	if err := t.c.await(ctx, h); err != nil {
+		t.fail(err)
+		return false
+	}
+	if t.err != nil || t.nAccepted() == 0 {
+		if t.err == nil {
+			t.err = t.allRefused()
+		}
+		t.abort(ctx)
+		return false
+	}
+	return true
 }
 
 // abort ends a failed transaction: an empty body if the server has

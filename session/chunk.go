@@ -22,7 +22,12 @@ const chunkWindow = 4
 // body: on any other failure of the reader the chunks sent so far are
 // discarded with RSET at the chunk boundary (RFC 3030 §4), and no LAST
 // chunk is ever sent.
-func (t *txn) sendChunks(ctx context.Context) {
+//
+// envelope, when not NoHandle, is the last RCPT, whose reply has not been
+// awaited: up to Options.OptimisticLimit bytes go out before it (the whole
+// message, in one flight with its envelope, when it fits), then the
+// envelope replies are awaited before anything more is sent.
+func (t *txn) sendChunks(ctx context.Context, envelope protocol.Handle) {
 	c := t.c
 	defer c.closeOnPanic()
 	size := c.opts.chunkSize()
@@ -53,23 +58,28 @@ func (t *txn) sendChunks(ctx context.Context) {
 			c.send(ctx, protocol.Rset(), nil)
 			return
 		}
+		if !t.chunkBoundary(ctx, &envelope) {
+			return
+		}
 		// Chunks of exactly size bytes; the last one is shorter (maybe
 		// empty: "BDAT 0 LAST" when the message ends on a boundary).
 		last := rerr == io.EOF && len(pending) < size
 		chunk := pending[:min(len(pending), size)]
-		total += int64(len(chunk))
-		fn := t.onChunk
-		if last {
-			fn = t.onFinal
+		if envelope != protocol.NoHandle && total+int64(len(chunk)) > c.opts.optimisticLimit() {
+			if !t.envelopeOK(ctx, envelope) {
+				return
+			}
+			envelope = protocol.NoHandle
 		}
-		h, err := c.sendChunk(ctx, chunk, last, fn)
+		total += int64(len(chunk))
+		h, err := c.sendChunk(ctx, chunk, last, t)
 		if err != nil {
 			t.failChunk(ctx, err)
 			return
 		}
 		pending = pending[:copy(pending, pending[len(chunk):])] // the core has copied the chunk
 		if last {
-			t.end = h
+			t.end, t.optimistic = h, envelope != protocol.NoHandle
 			c.logBody(ctx, total, "message data in BDAT chunks")
 			return
 		}
@@ -85,12 +95,29 @@ func (t *txn) sendChunks(ctx context.Context) {
 				return
 			}
 		}
-		if t.chunkErr != nil {
-			t.fail(&DataError{Reply: t.chunkErr})
-			c.send(ctx, protocol.Rset(), nil)
-			return
-		}
 	}
+}
+
+// chunkBoundary runs between two chunks: it takes in the replies the core
+// has already matched (no I/O), then decides whether the body goes on:
+// not when the envelope, now answered, was refused, nor after a refused
+// chunk (RFC 3030 §4.2: no more BDAT; RSET ends the transaction).
+// envelope is updated to NoHandle once the envelope is known to be good.
+func (t *txn) chunkBoundary(ctx context.Context, envelope *protocol.Handle) bool {
+	c := t.c
+	c.dispatchMatched(ctx)
+	if *envelope != protocol.NoHandle && !c.pc.Owed(*envelope) {
+		if !t.envelopeOK(ctx, *envelope) {
+			return false
+		}
+		*envelope = protocol.NoHandle
+	}
+	if t.chunkErr != nil {
+		t.fail(&DataError{Reply: t.chunkErr})
+		c.send(ctx, protocol.Rset(), nil)
+		return false
+	}
+	return true
 }
 
 // failChunk ends the transaction when sending a chunk failed with err. A

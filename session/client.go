@@ -69,6 +69,9 @@ type Client struct {
 	// by handle (the greeting's is NoHandle); the core's ledger says which
 	// reply answers which command.
 	handlers map[protocol.Handle]handler
+
+	watched   context.Context // the context whose end interrupts I/O (see watch)
+	stopWatch func()
 }
 
 // Dial connects to addr ("host" or "host:port", port 25 by default; IPv6
@@ -181,7 +184,7 @@ func newClient(ctx context.Context, conn net.Conn, host string, port int, addr s
 		gerr     error
 		done     bool
 	)
-	c.handlers[protocol.NoHandle] = func(ev protocol.Event, err error) { greeting, gerr, done = ev, err, true }
+	c.handlers[protocol.NoHandle] = replyFunc(func(ev protocol.Event, err error) { greeting, gerr, done = ev, err, true })
 	for !done {
 		if err := c.pump(ctx); err != nil && gerr == nil {
 			gerr = err
@@ -246,6 +249,6 @@ func (c *Client) shutdown(err error) {
 	for _, h := range waiting {
 		fn := c.handlers[h]
 		delete(c.handlers, h)
-		fn(protocol.Event{}, err)
+		fn.onReply(protocol.Event{Handle: h}, err)
 	}
 }

@@ -285,6 +285,7 @@ func TestChunkRefusedFailsTransaction(t *testing.T) {
 		script: "220 mx\r\n250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n" +
 			"250 ok\r\n250 ok\r\n250 ok\r\n" + // MAIL, RCPT, RCPT
 			"554 5.6.0 chunk refused\r\n503 5.5.1 no transaction\r\n250 2.0.0 queued anyway\r\n" + // BDAT, BDAT, BDAT LAST
+			"250 reset\r\n" + // RSET: the first message went out before its replies (OptimisticLimit)
 			"250 ok\r\n250 ok\r\n250 c\r\n250 c\r\n250 2.0.0 second queued\r\n221 bye\r\n",
 		wantMsgs:  []string{"data", "ok"},
 		wantRcpts: [][]bool{{false, false}, {true}},
@@ -295,6 +296,7 @@ func TestChunkRefusedFailsTransaction(t *testing.T) {
 			"250 ok\r\n250 ok\r\n250 ok\r\n" +
 			"554 5.6.0 chunk refused\r\n503 5.5.1 no transaction\r\n" +
 			"503 5.5.1 no transaction\r\n" + // the one reply to LAST of a failed transaction
+			"250 reset\r\n" + // RSET: the first message went out before its replies
 			"250 ok\r\n250 ok\r\n250 c\r\n250 c\r\n250 2.0.0 r2 saved\r\n221 bye\r\n",
 		wantMsgs:  []string{"data", "ok"},
 		wantRcpts: [][]bool{{false, false}, {true}},

@@ -27,10 +27,18 @@ func (c *Client) usable() error {
 	return nil
 }
 
-// handler receives the reply (LMTP end of data: each reply) to one
+// handler receives the reply (LMTP end of data: each reply) to a
 // command, or once the error that ended the conversation before the
-// command was fully answered.
-type handler func(ev protocol.Event, err error)
+// command was fully answered (ev then carries only the Handle). A *txn is
+// the handler of all its commands; replyFunc adapts a function.
+type handler interface {
+	onReply(ev protocol.Event, err error)
+}
+
+// replyFunc is a function as a handler.
+type replyFunc func(ev protocol.Event, err error)
+
+func (f replyFunc) onReply(ev protocol.Event, err error) { f(ev, err) }
 
 // The loop has four verbs: send queues a command (reading replies while
 // the core says it must wait), await reads until a command is fully
@@ -95,7 +103,7 @@ func (c *Client) roundTrip(ctx context.Context, cmd protocol.Command) (protocol.
 		got  protocol.Event
 		gerr error
 	)
-	h, err := c.send(ctx, cmd, func(ev protocol.Event, err error) { got, gerr = ev, err })
+	h, err := c.send(ctx, cmd, replyFunc(func(ev protocol.Event, err error) { got, gerr = ev, err }))
 	if err != nil {
 		return got, err
 	}
@@ -155,7 +163,7 @@ func (c *Client) dispatch(ctx context.Context, ev protocol.Event) error {
 			delete(c.handlers, ev.Handle)
 		}
 		if fn != nil {
-			fn(ev, nil)
+			fn.onReply(ev, nil)
 		}
 		if ev.Reply.Code == 421 {
 			c.shutdown(newReplyError(ev.Cmd, ev.Reply))
@@ -233,7 +241,7 @@ func (c *Client) next(ctx context.Context) (protocol.Event, error) {
 		return protocol.Event{}, err
 	}
 	conn := c.conn
-	defer watch(ctx, conn)()
+	c.watch(ctx)
 	var werr error
 	if c.salvageBy.IsZero() { // else the write already failed: read only
 		werr = c.write(ctx, conn)
@@ -330,7 +338,7 @@ func (c *Client) flush(ctx context.Context, body protocol.Command) error {
 		return err
 	}
 	conn := c.conn
-	defer watch(ctx, conn)()
+	c.watch(ctx)
 	if err := c.write(ctx, conn); err != nil {
 		if errors.Is(err, ErrServerDisconnected) {
 			if re := c.salvage(ctx, body); re != nil {
@@ -345,21 +353,42 @@ func (c *Client) flush(ctx context.Context, body protocol.Command) error {
 	return nil
 }
 
-// watch makes the end of ctx interrupt any I/O on conn by moving its
-// deadlines into the past. The returned stop must be called when the I/O
-// is over; it waits for a concurrently running interruption to finish, so
-// that a late SetDeadline cannot disturb the next call.
-func watch(ctx context.Context, conn net.Conn) (stop func()) {
+// watch makes the end of ctx interrupt any I/O on the connection by
+// moving its deadlines into the past. There is one watch per context, not
+// per read: it stays until a call with another context replaces it (or
+// the connection changes, see unwatch), so a call costs one registration
+// whatever the number of replies, and a context that never ends
+// (context.Background) costs none. A watch firing between calls only
+// moves deadlines that every read and write sets again first.
+func (c *Client) watch(ctx context.Context) {
+	if ctx == c.watched {
+		return
+	}
+	c.unwatch()
+	if ctx.Done() == nil {
+		return
+	}
+	conn := c.conn
 	done := make(chan struct{})
 	unregister := context.AfterFunc(ctx, func() {
 		conn.SetDeadline(aLongTimeAgo)
 		close(done)
 	})
-	return func() {
+	c.watched = ctx
+	c.stopWatch = func() {
 		if !unregister() {
-			<-done
+			<-done // a running interruption finishes before the next call's I/O
 		}
 	}
+}
+
+// unwatch removes the context watch, waiting for an interruption in
+// progress.
+func (c *Client) unwatch() {
+	if c.stopWatch != nil {
+		c.stopWatch()
+	}
+	c.watched, c.stopWatch = nil, nil
 }
 
 // write writes the core's outgoing bytes to conn.

@@ -28,6 +28,17 @@ const (
 // DefaultChunkSize is the BDAT chunk size used when Options.ChunkSize is 0.
 const DefaultChunkSize = 64 << 10
 
+// DefaultOptimisticLimit is Options.OptimisticLimit when 0: one default
+// chunk. At 64 KiB the most a refused message can waste is about what a
+// 50 Mbit/s link carries in one 10 ms round trip, the time the wait
+// would cost; most mail is smaller and goes in one round trip.
+const DefaultOptimisticLimit = 64 << 10
+
+// DefaultBatchWindow is Options.BatchWindow when 0. With 16 messages in
+// flight, a batch costs about 1/16 of a round trip per message; more
+// buys little and holds more of the server's replies unread.
+const DefaultBatchWindow = 16
+
 // DefaultMaxHeaderBytes bounds the header block SendMessage reads when
 // Options.MaxHeaderBytes is 0.
 const DefaultMaxHeaderBytes = 1 << 20
@@ -131,6 +142,21 @@ type Options struct {
 	DisableChunking   bool
 	// ChunkSize is the BDAT chunk size; 0 means DefaultChunkSize.
 	ChunkSize int
+	// OptimisticLimit: with PIPELINING and CHUNKING, up to this many bytes
+	// of a message (after line-ending normalisation) go out in the same
+	// flight as its MAIL and RCPTs, before their replies: a message that
+	// fits is sent in one round trip ("BDAT n LAST" with the envelope).
+	// Before more is sent the client waits for the envelope replies, so
+	// that a large body is not streamed to a server that refused every
+	// recipient (RFC 3030 lets the server answer such a BDAT with 554;
+	// the result is then a *RecipientsRefusedError, never a delivery).
+	// 0 means DefaultOptimisticLimit; negative: always wait.
+	OptimisticLimit int
+	// BatchWindow is how many messages SendBatch keeps in flight at once
+	// with PIPELINING and CHUNKING (each message's MAIL, RCPTs and BDAT
+	// follow the previous one's without waiting); 0 means
+	// DefaultBatchWindow.
+	BatchWindow int
 	// MaxHeaderBytes bounds the header block SendMessage reads before it
 	// starts sending; 0 means DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
@@ -181,6 +207,23 @@ func (o *Options) chunkSize() int {
 		return DefaultChunkSize
 	}
 	return o.ChunkSize
+}
+
+func (o *Options) optimisticLimit() int64 {
+	switch {
+	case o.OptimisticLimit < 0:
+		return -1
+	case o.OptimisticLimit == 0:
+		return DefaultOptimisticLimit
+	}
+	return int64(o.OptimisticLimit)
+}
+
+func (o *Options) batchWindow() int {
+	if o.BatchWindow <= 0 {
+		return DefaultBatchWindow
+	}
+	return o.BatchWindow
 }
 
 func (o *Options) maxHeader() int {

@@ -30,8 +30,12 @@ func TestPipeliningWrites(t *testing.T) {
 		{"DATA, pipelined", smtptest.Config{DisableChunking: true}, session.Options{}, 4, 4},
 		// EHLO | MAIL | RCPT | RCPT | DATA | body . | QUIT
 		{"DATA, lock-step", smtptest.Config{DisableChunking: true, DisablePipelining: true}, session.Options{}, 7, 7},
-		// EHLO | MAIL RCPT RCPT | BDAT LAST | QUIT
-		{"BDAT, pipelined", smtptest.Config{}, session.Options{}, 4, 4},
+		// EHLO | MAIL RCPT RCPT BDAT LAST | QUIT: the whole message in one flight
+		{"BDAT, pipelined", smtptest.Config{}, session.Options{}, 3, 3},
+		// EHLO | MAIL RCPT RCPT | BDAT LAST | QUIT: above OptimisticLimit the envelope replies come first
+		{"BDAT, pipelined, envelope first", smtptest.Config{}, session.Options{OptimisticLimit: -1}, 4, 4},
+		// EHLO | MAIL | RCPT | RCPT | BDAT LAST | QUIT
+		{"BDAT, lock-step", smtptest.Config{DisablePipelining: true}, session.Options{}, 6, 6},
 		// the client refuses to pipeline although the server offers it
 		{"DATA, pipelining disabled", smtptest.Config{DisableChunking: true}, session.Options{DisablePipelining: true}, 7, 7},
 	}

@@ -166,7 +166,7 @@ func (c *Client) Data(ctx context.Context, r io.Reader) (protocol.Reply, error) 
 		refused []RecipientError
 		failed  error
 	)
-	end, err := c.sendData(ctx, r, func(ev protocol.Event, err error) {
+	end, err := c.sendData(ctx, r, replyFunc(func(ev protocol.Event, err error) {
 		if err != nil {
 			failed = err
 			return
@@ -175,7 +175,7 @@ func (c *Client) Data(ctx context.Context, r io.Reader) (protocol.Reply, error) 
 		if !ev.Reply.Positive() {
 			refused = append(refused, RecipientError{Recipient: ev.Rcpt, Reply: newReplyError(ev.Cmd, ev.Reply)})
 		}
-	})
+	}))
 	if err != nil {
 		return protocol.Reply{}, err
 	}

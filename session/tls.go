@@ -76,6 +76,7 @@ func (c *Client) startTLS(ctx context.Context, cfg *tls.Config) error {
 	}
 	c.conn = tc
 	c.mu.Unlock()
+	c.unwatch() // it would interrupt the plain conn under the TLS one
 	if err := c.pc.TLSDone(); err != nil {
 		c.shutdown(err)
 		return err

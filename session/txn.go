@@ -26,7 +26,7 @@ type txn struct {
 	body       io.Reader
 	opts       SendOptions
 	mailParams []protocol.Param
-	rcptParams [][]protocol.Param
+	rcptParams [][]protocol.Param // per recipient; nil when all use opts.RcptParams
 	chunked    bool
 
 	res     SendResult
@@ -34,8 +34,14 @@ type txn struct {
 	started bool // something was queued for the server
 
 	mail, firstRcpt, data, end protocol.Handle // NoHandle until queued
-	mailOK, dataOK             bool
-	chunkErr                   *ReplyError // the first BDAT chunk refused
+	last                       protocol.Handle // the last command queued for it
+	// optimistic: its BDAT LAST went out before the envelope replies; if
+	// the envelope was refused, the server may still hold the transaction
+	// open (some do after refusing that BDAT), so an RSET must follow.
+	optimistic     bool
+	envelopeFailed bool // the sender or every recipient was refused
+	mailOK, dataOK bool
+	chunkErr       *ReplyError // the first BDAT chunk refused
 }
 
 func newTxn(c *Client, m Envelope) *txn {
@@ -125,28 +131,48 @@ func (t *txn) prepare() error {
 			return err
 		}
 	}
-	t.rcptParams = make([][]protocol.Param, len(t.to))
+	// The same parameters for every recipient unless DSN adds its own:
+	// then one list each (ORCPT names the recipient).
+	perRcpt := o.OriginalRecipients || len(o.Notify) > 0
+	if perRcpt {
+		t.rcptParams = make([][]protocol.Param, len(t.to))
+	}
+	notify := ""
+	if len(o.Notify) > 0 {
+		vals := make([]string, len(o.Notify))
+		for j, n := range o.Notify {
+			vals[j] = string(n)
+		}
+		notify = strings.Join(vals, ",")
+	}
 	for i, to := range t.to {
-		var rp []protocol.Param
-		if len(o.Notify) > 0 {
-			vals := make([]string, len(o.Notify))
-			for j, n := range o.Notify {
-				vals[j] = string(n)
+		rp := o.RcptParams
+		if perRcpt {
+			rp = nil
+			if notify != "" {
+				rp = append(rp, protocol.Param{Key: "NOTIFY", Value: notify})
 			}
-			rp = append(rp, protocol.Param{Key: "NOTIFY", Value: strings.Join(vals, ",")})
+			if o.OriginalRecipients {
+				rp = append(rp, protocol.Param{Key: "ORCPT", Value: codec.ORCPT(to)})
+			}
+			rp = append(rp, o.RcptParams...)
+			t.rcptParams[i] = rp
 		}
-		if o.OriginalRecipients {
-			rp = append(rp, protocol.Param{Key: "ORCPT", Value: codec.ORCPT(to)})
-		}
-		rp = append(rp, o.RcptParams...)
 		if err := c.preflight(protocol.Rcpt(to, rp...)); err != nil {
 			return err
 		}
-		t.rcptParams[i] = rp
 	}
 	t.chunked = c.chunking()
 	t.started = true
 	return nil
+}
+
+// rcptParamsOf returns the parameters of recipient i's RCPT.
+func (t *txn) rcptParamsOf(i int) []protocol.Param {
+	if t.rcptParams == nil {
+		return t.opts.RcptParams
+	}
+	return t.rcptParams[i]
 }
 
 func (t *txn) onMail(ev protocol.Event, err error) {
@@ -161,33 +187,55 @@ func (t *txn) onMail(ev protocol.Event, err error) {
 	t.fail(&SenderRefusedError{Sender: t.from, Reply: newReplyError(ev.Cmd, ev.Reply)})
 }
 
-func (t *txn) onRcpt(i int) handler {
-	return func(ev protocol.Event, err error) {
-		if err != nil {
-			t.fail(err)
-			return
-		}
-		r := &t.res.Recipients[i]
-		r.Reply = ev.Reply
-		switch {
-		case !t.mailOK:
-			// MAIL was refused: this reply (503) says nothing about the recipient.
-		case ev.Reply.Positive():
-		default:
-			r.Err = &RecipientError{Recipient: t.to[i], Reply: newReplyError(ev.Cmd, ev.Reply)}
-		}
+// onReply routes a reply to the handler of the txn's command it answers:
+// the txn knows its handles, the core decided which command it answers.
+func (t *txn) onReply(ev protocol.Event, err error) {
+	switch h := ev.Handle; {
+	case h == t.mail:
+		t.onMail(ev, err)
+	case h >= t.firstRcpt && h < t.firstRcpt+protocol.Handle(len(t.to)):
+		t.onRcpt(int(h-t.firstRcpt), ev, err)
+	case h == t.data:
+		t.onData(ev, err)
+	case h == t.end:
+		t.onFinal(ev, err)
+	default:
+		t.onChunk(ev, err)
 	}
 }
 
-// accepted returns the indexes of the recipients accepted at RCPT, in order.
-func (t *txn) accepted() []int {
-	var acc []int
-	for i, r := range t.res.Recipients {
-		if t.mailOK && r.Reply.Positive() && r.Err == errPending {
-			acc = append(acc, i)
+func (t *txn) onRcpt(i int, ev protocol.Event, err error) {
+	if err != nil {
+		t.fail(err)
+		return
+	}
+	r := &t.res.Recipients[i]
+	r.Reply = ev.Reply
+	switch {
+	case !t.mailOK:
+		// MAIL was refused: this reply (503) says nothing about the recipient.
+	case ev.Reply.Positive():
+	default:
+		r.Err = &RecipientError{Recipient: t.to[i], Reply: newReplyError(ev.Cmd, ev.Reply)}
+	}
+}
+
+// isAccepted reports whether recipient i was accepted at RCPT and has no
+// final outcome yet.
+func (t *txn) isAccepted(i int) bool {
+	r := &t.res.Recipients[i]
+	return t.mailOK && r.Reply.Positive() && r.Err == errPending
+}
+
+// nAccepted counts the recipients isAccepted.
+func (t *txn) nAccepted() int {
+	n := 0
+	for i := range t.res.Recipients {
+		if t.isAccepted(i) {
+			n++
 		}
 	}
-	return acc
+	return n
 }
 
 func (t *txn) onData(ev protocol.Event, err error) {
@@ -201,7 +249,7 @@ func (t *txn) onData(ev protocol.Event, err error) {
 		t.dataOK = true
 		return
 	}
-	if t.mailOK && len(t.accepted()) > 0 {
+	if t.mailOK && t.nAccepted() > 0 {
 		t.fail(&DataError{Reply: newReplyError(ev.Cmd, ev.Reply)})
 	}
 }
@@ -225,15 +273,26 @@ func (t *txn) onFinal(ev protocol.Event, err error) {
 			return
 		}
 		u := &UnknownDeliveryError{Err: err}
-		for _, i := range t.accepted() {
-			u.Recipients = append(u.Recipients, t.to[i])
-			t.res.Recipients[i].Err = u
+		for i := range t.res.Recipients {
+			if t.isAccepted(i) {
+				u.Recipients = append(u.Recipients, t.to[i])
+				t.res.Recipients[i].Err = u
+			}
 		}
 		t.fail(u)
 		return
 	}
 	var verdict error
 	switch {
+	case !t.mailOK:
+		t.envelopeFailed = true
+		return // the sender refusal is the result (the 503 says nothing more)
+	case t.nAccepted() == 0:
+		// Every recipient refused, the body sent optimistically: the
+		// server refused it too (RFC 3030: 503 or 554).
+		t.envelopeFailed = true
+		t.fail(t.allRefused())
+		return
 	case t.chunkErr != nil:
 		// A BDAT chunk was refused: the transaction failed (RFC 3030
 		// §4.2), whatever the server says after the last chunk.
@@ -248,8 +307,10 @@ func (t *txn) onFinal(ev protocol.Event, err error) {
 		if !t.c.opts.LMTP {
 			t.res.Reply = ev.Reply
 		}
-		for _, i := range t.accepted() {
-			t.res.Recipients[i].Reply, t.res.Recipients[i].Err = ev.Reply, verdict
+		for i := range t.res.Recipients {
+			if t.isAccepted(i) {
+				t.res.Recipients[i].Reply, t.res.Recipients[i].Err = ev.Reply, verdict
+			}
 		}
 		return
 	}
