@@ -333,10 +333,14 @@ func (p *Pool) waitError(ctx context.Context) error {
 }
 
 // settle hands each message of a sent batch its result, or queues it
-// again (first in line) when retryable says it may be sent again.
-func (p *Pool) settle(batch []*request, res []BatchResult) {
+// again (first in line) when retryable says it may be sent again. The
+// worker w counts as idle from now on: it is about to look at the queue
+// again, so kick need not start another worker for a message sent next
+// (as one is when messages are sent one after the other).
+func (p *Pool) settle(w *poolConn, batch []*request, res []BatchResult) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.idle = append(p.idle, w)
 	var again []*request
 	for i, r := range batch {
 		if retryable(res[i]) && r.sends < maxSends && r.ctx.Err() == nil && !p.aborted {

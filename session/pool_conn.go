@@ -65,6 +65,7 @@ func (p *Pool) take(w *poolConn) []*request {
 			p.waitDialTurn()
 		}
 		p.mu.Lock()
+		p.unidle(w)
 		if p.aborted {
 			p.mu.Unlock()
 			return nil
@@ -98,26 +99,35 @@ func (p *Pool) take(w *poolConn) []*request {
 func (w *poolConn) idle() (expired bool) {
 	p := w.p
 	t := time.NewTimer(p.opts.IdleTimeout)
+	woken := false
 	select {
 	case <-w.wake:
+		woken = true
 	case <-p.drain:
 	case <-t.C:
 		expired = true
 	}
 	t.Stop()
 	p.mu.Lock()
+	woken = p.unidle(w) || woken // kick may have chosen it as the timer fired
+	p.mu.Unlock()
+	return expired && !woken
+}
+
+// unidle takes w out of p.idle and reports whether kick had chosen it (it
+// then takes the message kick was for). Called with p.mu held.
+func (p *Pool) unidle(w *poolConn) bool {
 	for i, v := range p.idle {
 		if v == w {
 			p.idle = append(p.idle[:i], p.idle[i+1:]...)
 			break
 		}
 	}
-	p.mu.Unlock()
 	select {
-	case <-w.wake: // kick chose this worker as the timer fired: take the message
-		return false
+	case <-w.wake:
+		return true
 	default:
-		return expired
+		return false
 	}
 }
 
@@ -163,7 +173,7 @@ func (w *poolConn) run(batch []*request) {
 	w.lastUsed = time.Now()
 	// Results first: a message queued again goes to another connection,
 	// as this worker is busy until its connection is dropped.
-	p.settle(batch, res)
+	p.settle(w, batch, res)
 	for _, r := range res {
 		if !reusable(r.Err) {
 			w.drop("connection failed: " + r.Err.Error())
