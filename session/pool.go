@@ -32,9 +32,10 @@ type PoolOptions struct {
 	// Dial opens one connection, ready to send: dialled, greeted, and
 	// with STARTTLS and AUTH done if wanted (for example Dial then
 	// StartTLS then Login, or DialLMTP, or NewClient over a custom
-	// net.Conn). The pool greets the server itself if Dial did not. ctx
-	// ends when every message waiting for the connection has given up,
-	// or when Close gives up.
+	// net.Conn). The pool greets the server itself if Dial did not; a
+	// failure there counts as a failed dial. ctx ends when every message
+	// waiting for the connection has given up, or when Close gives up;
+	// Dial must honour it, as Close waits for a dial in progress.
 	Dial func(ctx context.Context) (*Client, error)
 	// MaxConns caps the connections open at once (DefaultPoolMaxConns
 	// when 0).
@@ -87,7 +88,9 @@ type PoolStats struct {
 // other. Connections are reused across messages and replaced when they
 // fail (421, EOF, a time-out), after MaxMessagesPerConn messages, and when
 // idle for IdleTimeout. Failed dials are retried with a jittered
-// exponential back-off (100 ms doubling to 10 s) shared by the pool.
+// exponential back-off (100 ms doubling to 10 s) shared by the pool. The
+// pool sends no RSET of its own: SendBatch ends each failed transaction
+// itself, and leaves none open.
 //
 // # Results
 //

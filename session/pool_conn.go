@@ -70,17 +70,7 @@ func (p *Pool) take(w *poolConn) []*request {
 			p.mu.Unlock()
 			return nil
 		}
-		if n := len(p.queue); n > 0 {
-			n = min(n, p.opts.MaxBatch)
-			if max := p.opts.MaxMessagesPerConn; max > 0 && w.c != nil {
-				n = min(n, max-w.sent)
-			}
-			batch := make([]*request, n)
-			copy(batch, p.queue)
-			p.queue = append(p.queue[:0], p.queue[n:]...)
-			for _, r := range batch {
-				r.state = reqTaken
-			}
+		if batch := p.takeQueued(w); len(batch) > 0 {
 			p.mu.Unlock()
 			return batch
 		}
@@ -92,6 +82,30 @@ func (p *Pool) take(w *poolConn) []*request {
 		p.mu.Unlock()
 		expired = w.idle()
 	}
+}
+
+// takeQueued takes the messages w may send now, from the front of the
+// queue. A message whose context has ended (and whose expire is still to
+// run) gets its error here instead: sent, it would abort the connection.
+// Called with p.mu held.
+func (p *Pool) takeQueued(w *poolConn) []*request {
+	n := p.opts.MaxBatch
+	if max := p.opts.MaxMessagesPerConn; max > 0 && w.c != nil {
+		n = min(n, max-w.sent)
+	}
+	var batch []*request
+	i := 0
+	for ; i < len(p.queue) && len(batch) < n; i++ {
+		r := p.queue[i]
+		if r.ctx.Err() != nil {
+			p.finish(r, BatchResult{Err: p.waitError(r.ctx)})
+			continue
+		}
+		r.state = reqTaken
+		batch = append(batch, r)
+	}
+	p.queue = append(p.queue[:0], p.queue[i:]...)
+	return batch
 }
 
 // idle waits, registered in p.idle, for a message, Close or the idle
@@ -159,7 +173,7 @@ func (w *poolConn) run(batch []*request) {
 	}
 	if w.c == nil {
 		if err := w.dial(ctx); err != nil {
-			p.dialFailed(batch, err)
+			p.dialFailed(ctx, batch, err)
 			return
 		}
 	}
@@ -239,19 +253,24 @@ func (w *poolConn) dial(ctx context.Context) error {
 	return nil
 }
 
-// dialFailed records a failed dial, moves the back-off on, and queues the
-// batch again, except the messages that have waited through maxDialFails
-// dials (they get err) or whose context has ended.
-func (p *Pool) dialFailed(batch []*request, err error) {
+// dialFailed records a failed dial, moves the back-off on (unless the
+// dial was abandoned: ctx, the batch's, ended), and queues the batch
+// again, except the messages that have waited through maxDialFails dials
+// (they get err) or whose context has ended.
+func (p *Pool) dialFailed(ctx context.Context, batch []*request, err error) {
 	p.dialErrors.Add(1)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.dialFails++
-	p.lastDialErr = err
-	d := min(dialBackoffMin<<min(p.dialFails-1, 16), dialBackoffMax)
-	d -= rand.N(d / 2)
-	p.nextDial = time.Now().Add(d)
-	p.logf(slog.LevelWarn, "pool: dial failed", "error", err, "retry_in", d)
+	if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
+		p.lastDialErr = err
+	}
+	if ctx.Err() == nil {
+		p.dialFails++
+		d := min(dialBackoffMin<<min(p.dialFails-1, 16), dialBackoffMax)
+		d -= rand.N(d / 2)
+		p.nextDial = time.Now().Add(d)
+		p.logf(slog.LevelWarn, "pool: dial failed", "error", err, "retry_in", d)
+	}
 	var again []*request
 	for _, r := range batch {
 		r.dialFails++
