@@ -76,6 +76,7 @@ type PoolStats struct {
 	Dials      uint64 // dial attempts
 	DialErrors uint64 // failed dial attempts
 	Open       int    // connections open now
+	Queued     int    // messages waiting for a connection now
 }
 
 // Pool sends messages over up to MaxConns connections, each a Client made
@@ -241,7 +242,14 @@ func (p *Pool) Stats() PoolStats {
 		Dials:      p.dials.Load(),
 		DialErrors: p.dialErrors.Load(),
 		Open:       int(p.open.Load()),
+		Queued:     p.queued(),
 	}
+}
+
+func (p *Pool) queued() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.queue)
 }
 
 // Close stops the pool: Send fails from now on, the messages already

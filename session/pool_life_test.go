@@ -324,3 +324,55 @@ func TestPoolOptions(t *testing.T) {
 		t.Errorf("Dial returning nil, nil: %v", err)
 	}
 }
+
+// TestPoolBatch: messages that wait for a busy connection are handed to
+// it together and pipelined behind each other (fewer writes than one
+// SendMail each), up to MaxBatch at once.
+func TestPoolBatch(t *testing.T) {
+	const waiting = 5
+	writes := make(map[int]int64)
+	for _, maxBatch := range []int{1, 16} {
+		t.Run(fmt.Sprintf("MaxBatch=%d", maxBatch), func(t *testing.T) {
+			g := newGate(t)
+			srv := newServer(t, smtptest.Config{DisableChunking: true, Hook: func(ev smtptest.HookEvent) smtptest.Action {
+				if ev.Kind == smtptest.HookDataEnd && ev.Conn.ID == 1 && ev.Message.Size == int64(len("Subject: 0\r\n\r\nbody\r\n")) {
+					return g.hook(ev) // hold the first message
+				}
+				return smtptest.Action{}
+			}})
+			var conn *countingConn
+			p := newPool(t, session.PoolOptions{MaxConns: 1, MaxBatch: maxBatch, Dial: func(ctx context.Context) (*session.Client, error) {
+				conn = &countingConn{Conn: srv.Pipe()}
+				return session.NewClient(ctx, conn, serverName, opts())
+			}})
+			ctx := ctxTimeout(t)
+			var wg sync.WaitGroup
+			send := func(i int) {
+				defer wg.Done()
+				if _, err := p.Send(ctx, testEnvelope(i)); err != nil {
+					t.Errorf("message %d: %v", i, err)
+				}
+			}
+			wg.Add(1 + waiting)
+			go send(0)
+			<-g.arrived
+			for i := 1; i <= waiting; i++ {
+				go send(i)
+			}
+			for p.Stats().Queued < waiting {
+				time.Sleep(time.Millisecond)
+			}
+			before := conn.writes.Load()
+			g.open()
+			wg.Wait()
+			writes[maxBatch] = conn.writes.Load() - before
+			if got := connIDs(srv); len(got) != 1+waiting {
+				t.Errorf("%d messages stored, want %d", len(got), 1+waiting)
+			}
+		})
+	}
+	if writes[16] >= writes[1] {
+		t.Errorf("%d writes for %d messages in one batch, %d one at a time", writes[16], waiting, writes[1])
+	}
+	t.Logf("writes for %d messages: %d one at a time, %d in one batch", waiting, writes[1], writes[16])
+}
