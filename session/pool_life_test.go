@@ -255,6 +255,9 @@ func TestPoolClose(t *testing.T) {
 			}
 			<-g.arrived // both connections hold a message at the end of its data
 			<-g.arrived
+			for p.Stats().Queued < n-2 { // and the others wait
+				time.Sleep(time.Millisecond)
+			}
 			closeCtx, cancel := context.WithCancel(ctx)
 			closed := make(chan error, 1)
 			go func() { closed <- p.Close(closeCtx) }()
