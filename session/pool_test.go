@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/postwire/postwire/session"
 	"github.com/postwire/postwire/session/smtptest"
 )
@@ -231,5 +233,95 @@ func waitGoroutines(t *testing.T, n int) {
 			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPoolDialers: whatever the dial function sets up (STARTTLS and AUTH,
+// LMTP over a Unix socket) is what every pooled connection sends over,
+// and LMTP's per-recipient results come through as they are.
+func TestPoolDialers(t *testing.T) {
+	srvTLS, cliTLS := tlsConfigs(t)
+	tests := []struct {
+		name  string
+		setup func(t *testing.T) (*smtptest.Server, func(context.Context) (*session.Client, error))
+		want  smtptest.Message // the fields checked of each stored message
+		rcpt  []recipientView  // each message's result
+	}{{
+		name: "STARTTLS and AUTH",
+		setup: func(t *testing.T) (*smtptest.Server, func(context.Context) (*session.Client, error)) {
+			s := newServer(t, smtptest.Config{TLS: srvTLS, Users: map[string]string{user: password}, RequireTLS: true})
+			addr, err := s.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := opts()
+			o.TLSConfig = cliTLS
+			o.TLSPolicy = session.TLSRequired
+			return s, func(ctx context.Context) (*session.Client, error) {
+				c, err := session.Dial(ctx, addr.String(), o)
+				if err != nil {
+					return nil, err
+				}
+				if err := c.Login(ctx, user, password); err != nil {
+					c.Close()
+					return nil, err
+				}
+				return c, nil
+			}
+		},
+		want: smtptest.Message{TLS: true, AuthUser: user, To: []string{"b@y.test", "c@y.test"}},
+		rcpt: []recipientView{{"b@y.test", 250, false, true}, {"c@y.test", 250, false, true}},
+	}, {
+		name: "LMTP",
+		setup: func(t *testing.T) (*smtptest.Server, func(context.Context) (*session.Client, error)) {
+			s, path := lmtpServer(t, smtptest.Config{LMTPFunc: func(rcpt string, _ *smtptest.Message) smtptest.Reply {
+				if rcpt == "c@y.test" {
+					return smtptest.Reply{Code: 452, Enhanced: "4.2.2", Text: "mailbox full"}
+				}
+				return smtptest.Reply{}
+			}})
+			return s, func(ctx context.Context) (*session.Client, error) { return session.DialLMTP(ctx, path, opts()) }
+		},
+		want: smtptest.Message{To: []string{"b@y.test", "c@y.test"}},
+		rcpt: []recipientView{{"b@y.test", 250, false, true}, {"c@y.test", 452, true, false}},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, dial := tc.setup(t)
+			p := newPool(t, session.PoolOptions{Dial: dial, MaxConns: 2})
+			ctx := ctxTimeout(t)
+			const n = 4
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					env := testEnvelope(i)
+					env.To = []string{"b@y.test", "c@y.test"}
+					res, err := p.Send(ctx, env)
+					if err != nil {
+						t.Errorf("message %d: %v", i, err)
+						return
+					}
+					if diff := cmp.Diff(tc.rcpt, recipientsOf(res.Recipients)); diff != "" {
+						t.Errorf("message %d: recipients (-want +got):\n%s", i, diff)
+					}
+				}()
+			}
+			wg.Wait()
+			if err := p.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			msgs := srv.Messages()
+			if len(msgs) != n {
+				t.Fatalf("%d messages stored, want %d", len(msgs), n)
+			}
+			for _, m := range msgs {
+				got := smtptest.Message{TLS: m.TLS, AuthUser: m.AuthUser, To: m.To}
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("stored message (-want +got):\n%s", diff)
+				}
+			}
+		})
 	}
 }
