@@ -131,6 +131,7 @@ type Pool struct {
 	idle    []*poolConn           // workers waiting for messages
 	conns   map[*poolConn]*Client // open connections, for abort
 	workers int                   // running workers (at most MaxConns)
+	coming  int                   // workers kicked that have not yet looked at the queue
 	closing bool                  // Close was called: no new messages
 	aborted bool                  // Close gave up: connections closed hard
 
@@ -307,13 +308,16 @@ func (p *Pool) kick() {
 	if n := len(p.idle); n > 0 {
 		w := p.idle[n-1]
 		p.idle = p.idle[:n-1]
+		w.coming = true
+		p.coming++
 		w.wake <- struct{}{}
 		return
 	}
 	if p.workers < p.opts.MaxConns {
 		p.workers++
+		p.coming++
 		p.wg.Add(1)
-		go p.work(&poolConn{p: p, wake: make(chan struct{}, 1)})
+		go p.work(&poolConn{p: p, wake: make(chan struct{}, 1), coming: true})
 	}
 }
 

@@ -27,6 +27,7 @@ const quitTimeout = 5 * time.Second
 type poolConn struct {
 	p        *Pool
 	wake     chan struct{} // a message was queued for this idle worker
+	coming   bool          // kicked, counted in p.coming (guarded by p.mu)
 	c        *Client       // nil: not connected
 	sent     int           // messages handed to c
 	lastUsed time.Time
@@ -66,6 +67,10 @@ func (p *Pool) take(w *poolConn) []*request {
 		}
 		p.mu.Lock()
 		p.unidle(w)
+		if w.coming {
+			w.coming = false
+			p.coming--
+		}
 		if p.aborted {
 			p.mu.Unlock()
 			return nil
@@ -85,11 +90,14 @@ func (p *Pool) take(w *poolConn) []*request {
 }
 
 // takeQueued takes the messages w may send now, from the front of the
-// queue. A message whose context has ended (and whose expire is still to
-// run) gets its error here instead: sent, it would abort the connection.
-// Called with p.mu held.
+// queue: at most MaxBatch, and its share when other workers were kicked
+// for the messages queued, so that a burst is spread over the
+// connections. A message whose context has ended (and whose expire is
+// still to run) gets its error here instead: sent, it would abort the
+// connection. Called with p.mu held.
 func (p *Pool) takeQueued(w *poolConn) []*request {
-	n := p.opts.MaxBatch
+	share := (len(p.queue) + p.coming) / (1 + p.coming) // rounded up
+	n := min(p.opts.MaxBatch, share)
 	if max := p.opts.MaxMessagesPerConn; max > 0 && w.c != nil {
 		n = min(n, max-w.sent)
 	}
