@@ -137,14 +137,16 @@ func TestPoolDialFailure(t *testing.T) {
 		name      string
 		cancelAt  int           // cancel the message's context during this dial (0: never)
 		timeout   time.Duration // the message's context's time-out (0: none)
-		wantDials int
+		wantDials int           // 0: one, or two if the machine is slow enough that the deadline's timer runs late
 		wantErr   []error
 	}{
 		{"three dials, then the dial error", 0, 0, 3, []error{dialErr}},
 		{"context cancelled during the first dial", 1, 0, 1, []error{context.Canceled, dialErr}},
 		{"context cancelled during the second dial", 2, 0, 2, []error{context.Canceled, dialErr}},
 		// The first back-off is at least 50 ms: the message is waiting.
-		{"deadline during the back-off", 0, 30 * time.Millisecond, 1, []error{context.DeadlineExceeded, dialErr}},
+		// (ctx.Err turns non-nil only once the deadline's timer has run,
+		// which on a loaded machine may be after the back-off.)
+		{"deadline during the back-off", 0, 30 * time.Millisecond, 0, []error{context.DeadlineExceeded, dialErr}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -178,8 +180,8 @@ func TestPoolDialFailure(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if len(times) != tc.wantDials {
-				t.Errorf("%d dials, want %d", len(times), tc.wantDials)
+			if n := len(times); tc.wantDials != 0 && n != tc.wantDials || tc.wantDials == 0 && (n < 1 || n > 2) {
+				t.Errorf("%d dials, want %d (0: one or two)", n, tc.wantDials)
 			}
 			// The back-off is at least half of 100 ms, then of 200 ms.
 			for i := 1; i < len(times); i++ {
@@ -187,7 +189,7 @@ func TestPoolDialFailure(t *testing.T) {
 					t.Errorf("dial %d came %v after the previous one, want at least %v", i+1, gap, min)
 				}
 			}
-			want := session.PoolStats{Failed: 1, Dials: uint64(tc.wantDials), DialErrors: uint64(tc.wantDials)}
+			want := session.PoolStats{Failed: 1, Dials: uint64(len(times)), DialErrors: uint64(len(times))}
 			if diff := cmp.Diff(want, p.Stats()); diff != "" {
 				t.Errorf("stats (-want +got):\n%s", diff)
 			}
