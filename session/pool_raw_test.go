@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -131,6 +132,9 @@ func (s *rawServer) reply(n int, c net.Conn, verb string) bool {
 	if s.answer != nil {
 		reply, hangUp = s.answer(n, verb)
 	}
+	if reply == "-" { // say nothing, keep listening
+		return true
+	}
 	if reply == "" && !hangUp {
 		reply = rawDefaults[verb]
 		if reply == "" {
@@ -151,9 +155,9 @@ func (s *rawServer) results() (int, []rawBody) {
 }
 
 // dialer returns a PoolOptions.Dial for s.
-func (s *rawServer) dialer() func(context.Context) (*session.Client, error) {
+func (s *rawServer) dialer(o *session.Options) func(context.Context) (*session.Client, error) {
 	return func(ctx context.Context) (*session.Client, error) {
-		return session.Dial(ctx, s.ln.Addr().String(), opts())
+		return session.Dial(ctx, s.ln.Addr().String(), o)
 	}
 }
 
@@ -172,7 +176,8 @@ func TestPoolRawServer(t *testing.T) {
 	tests := []struct {
 		name      string
 		answer    func(conn int, verb string) (string, bool)
-		checkIdle bool // second message after the first (CheckIdle tiny)
+		checkIdle bool          // CheckIdle tiny: NOOP before every reuse
+		mailWait  time.Duration // Options.Timeouts.Mail
 		wantErr   []error
 		wantConns int
 		wantBody  []rawBody
@@ -213,6 +218,19 @@ func TestPoolRawServer(t *testing.T) {
 		wantConns: 1,
 		wantStats: session.PoolStats{Failed: 1, Dials: 1},
 	}, {
+		name: "no reply to MAIL: time-out, not sent again, the next message goes on a new connection",
+		answer: func(conn int, verb string) (string, bool) {
+			if conn == 1 && verb == "MAIL" {
+				return "-", false
+			}
+			return "", false
+		},
+		mailWait:  50 * time.Millisecond,
+		wantErr:   []error{session.ErrTimeout, nil},
+		wantConns: 2,
+		wantBody:  []rawBody{{2, body}},
+		wantStats: session.PoolStats{Sent: 1, Failed: 1, Dials: 2},
+	}, {
 		name: "connection dropped while idle: NOOP finds out, the next message goes on a new one",
 		answer: func(conn int, verb string) (string, bool) {
 			if verb == "." {
@@ -229,7 +247,9 @@ func TestPoolRawServer(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newRawServer(t, tc.answer)
-			o := session.PoolOptions{Dial: srv.dialer(), MaxConns: 1}
+			co := opts()
+			co.Timeouts.Mail = tc.mailWait
+			o := session.PoolOptions{Dial: srv.dialer(co), MaxConns: 1}
 			if tc.checkIdle {
 				o.CheckIdle = 1 // nanosecond: before every reuse
 			}
