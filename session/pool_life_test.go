@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/postwire/postwire/session"
 	"github.com/postwire/postwire/session/smtptest"
@@ -380,4 +381,51 @@ func TestPoolBatch(t *testing.T) {
 		t.Errorf("%d writes for %d messages in one batch, %d one at a time", writes[16], waiting, writes[1])
 	}
 	t.Logf("writes for %d messages: %d one at a time, %d in one batch", waiting, writes[1], writes[16])
+}
+
+// TestPoolCancelInBatch: a caller whose context ends while its message is
+// being sent, pipelined with another caller's, does not abort the
+// connection: both messages are sent and the result says what the server
+// did.
+func TestPoolCancelInBatch(t *testing.T) {
+	hold := map[string]*gate{"Subject: 0": newGate(t), "Subject: 1": newGate(t)}
+	srv := newServer(t, smtptest.Config{Hook: func(ev smtptest.HookEvent) smtptest.Action {
+		if ev.Kind == smtptest.HookDataEnd {
+			if g := hold[string(bytes.SplitN(ev.Message.Data, []byte("\r\n"), 2)[0])]; g != nil {
+				return g.hook(ev)
+			}
+		}
+		return smtptest.Action{}
+	}})
+	p := newPool(t, session.PoolOptions{Dial: tcpDialer(t, srv, nil), MaxConns: 1})
+	ctx := ctxTimeout(t)
+	ctxA, cancelA := context.WithCancel(ctx)
+	defer cancelA()
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	send := func(ctx context.Context, i int) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = p.Send(ctx, testEnvelope(i))
+		}()
+	}
+	send(ctx, 0)
+	<-hold["Subject: 0"].arrived // the connection is busy: the next two wait together
+	send(ctxA, 1)
+	send(ctx, 2)
+	for p.Stats().Queued < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	hold["Subject: 0"].open()
+	<-hold["Subject: 1"].arrived // message 1 is in flight, message 2 behind it
+	cancelA()
+	hold["Subject: 1"].open()
+	wg.Wait()
+	if diff := cmp.Diff([]error{nil, nil, nil}, errs, cmpopts.EquateErrors()); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int{1, 1, 1}, connIDs(srv)); diff != "" {
+		t.Errorf("connection per stored message (-want +got):\n%s", diff)
+	}
 }
