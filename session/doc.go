@@ -34,6 +34,40 @@
 // when the connection fails after the end of the data but before the reply,
 // the error is an *UnknownDeliveryError, not success.
 //
+// # Sending concurrently
+//
+// A Client is one conversation and serves one goroutine at a time. A Pool
+// is the concurrent sender: safe for any number of goroutines, it keeps up
+// to PoolOptions.MaxConns Clients made by a dial function of the caller's
+// (so TLS, AUTH, LMTP and custom transports work as with one Client),
+// hands the messages waiting for a connection to it together (pipelined by
+// SendBatch), replaces connections that fail, reach MaxMessagesPerConn or
+// stay idle, and backs off when dialling fails:
+//
+//	pool, err := session.NewPool(session.PoolOptions{
+//		Dial: func(ctx context.Context) (*session.Client, error) {
+//			c, err := session.Dial(ctx, "smtp.example.com:587", &session.Options{TLSPolicy: session.TLSRequired})
+//			if err != nil {
+//				return nil, err
+//			}
+//			if err := c.Login(ctx, "user", "password"); err != nil {
+//				c.Close()
+//				return nil, err
+//			}
+//			return c, nil
+//		},
+//		MaxConns: 8,
+//	})
+//	...
+//	res, err := pool.Send(ctx, session.Envelope{From: from, To: to, Body: body}) // from any goroutine
+//	...
+//	pool.Close(ctx) // at shutdown: drains, then QUITs
+//
+// Its results are the Clients' own. It sends a message again only when
+// nothing of it can have been accepted and its body was not read (a 421 to
+// MAIL, or a connection that had failed before the message's MAIL), never
+// after an unknown delivery; see Pool. Pool.Stats gives counters to export.
+//
 // # Errors
 //
 // Each smtplib exception has a Go counterpart usable with errors.Is and
@@ -66,7 +100,8 @@
 // state is unknown afterwards. The per-command time-outs of RFC 5321
 // section 4.5.3.2 apply as well (Options.Timeouts). No goroutine is
 // started: cancellation works through context.AfterFunc and connection
-// deadlines. A Client is not safe for concurrent use, except Close.
+// deadlines. A Client is not safe for concurrent use, except Close; a Pool
+// is (it runs one goroutine per connection, all ended by Pool.Close).
 //
 // # Debugging
 //
