@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/postwire/postwire/protocol"
 	"github.com/postwire/postwire/session"
 	"github.com/postwire/postwire/session/smtptest"
 )
@@ -45,7 +46,7 @@ func ExamplePool() {
 	srv := smtptest.NewServer(smtptest.Config{
 		RcptFunc: func(addr string) smtptest.Reply {
 			if strings.HasPrefix(addr, "gone@") {
-				return smtptest.Reply{Code: 550, Enhanced: "5.1.1", Text: "no such mailbox"}
+				return smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, Text: "no such mailbox"}
 			}
 			return smtptest.Reply{}
 		},

@@ -98,8 +98,10 @@ type PoolStats struct {
 // A message's result is exactly what Client.SendBatch returned for it on
 // the connection that sent it, with the two exceptions below, where
 // nothing of the message reached the server in a way that lets it accept
-// the message and its Body has not been read, so the pool sends it again
-// on another connection instead (at most twice):
+// the message and its Body has not been read (or is an io.Seeker, put
+// back where it started: with PIPELINING and CHUNKING the body goes out
+// with MAIL), so the pool sends it again on another connection instead
+// (at most twice):
 //
 //   - a *SenderRefusedError whose reply code is 421: the server refused
 //     MAIL and closed the connection, as Exim does after 1,000 messages
@@ -153,7 +155,8 @@ type Pool struct {
 // request is one message in the pool.
 type request struct {
 	ctx       context.Context
-	env       Envelope
+	env       Envelope // its Body is body
+	body      *poolBody
 	state     reqState
 	sends     int         // times handed to Client.SendBatch
 	dialFails int         // failed dials it waited through
@@ -215,6 +218,10 @@ func (p *Pool) SendBatch(ctx context.Context, envs []Envelope) []BatchResult {
 	p.mu.Lock()
 	for i, env := range envs {
 		r := &request{ctx: ctx, env: env, done: make(chan struct{})}
+		if env.Body != nil {
+			r.body = newPoolBody(env.Body)
+			r.env.Body = r.body
+		}
 		reqs[i] = r
 		if p.closing {
 			p.finish(r, BatchResult{Err: errPoolClosed})
@@ -358,7 +365,7 @@ func (p *Pool) settle(w *poolConn, batch []*request, res []BatchResult) {
 	p.idle = append(p.idle, w)
 	var again []*request
 	for i, r := range batch {
-		if retryable(res[i]) && r.sends < maxSends && r.ctx.Err() == nil && !p.aborted {
+		if retryable(res[i]) && (r.body == nil || r.body.rewind()) && r.sends < maxSends && r.ctx.Err() == nil && !p.aborted {
 			r.state = reqQueued
 			again = append(again, r)
 			p.retried.Add(1)

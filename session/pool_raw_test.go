@@ -15,12 +15,12 @@ import (
 	"github.com/postwire/postwire/session"
 )
 
-// rawServer is a scripted SMTP server on loopback that speaks raw bytes
+// poolRawServer is a scripted SMTP server on loopback that speaks raw bytes
 // and shares no code with the client or smtptest: it greets, answers
 // every command line with a fixed default unless answer says otherwise,
 // and records the bodies it read. It offers no extensions, so the client
 // waits for each reply before the next command.
-type rawServer struct {
+type poolRawServer struct {
 	t      *testing.T
 	ln     net.Listener
 	answer func(conn int, verb string) (reply string, hangUp bool)
@@ -49,15 +49,15 @@ var rawDefaults = map[string]string{
 	"QUIT": "221 2.0.0 bye\r\n",
 }
 
-// newRawServer listens on 127.0.0.1 and serves until the test ends.
+// newPoolRawServer listens on 127.0.0.1 and serves until the test ends.
 // answer may be nil (always the defaults).
-func newRawServer(t *testing.T, answer func(conn int, verb string) (string, bool)) *rawServer {
+func newPoolRawServer(t *testing.T, answer func(conn int, verb string) (string, bool)) *poolRawServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &rawServer{t: t, ln: ln, answer: answer}
+	s := &poolRawServer{t: t, ln: ln, answer: answer}
 	s.wg.Add(1)
 	go s.accept()
 	t.Cleanup(func() {
@@ -67,7 +67,7 @@ func newRawServer(t *testing.T, answer func(conn int, verb string) (string, bool
 	return s
 }
 
-func (s *rawServer) accept() {
+func (s *poolRawServer) accept() {
 	defer s.wg.Done()
 	for {
 		c, err := s.ln.Accept()
@@ -89,7 +89,7 @@ func (s *rawServer) accept() {
 
 // converse runs one connection: a line at a time, DATA's body up to its
 // final dot (answered as the verb ".").
-func (s *rawServer) converse(n int, c net.Conn) {
+func (s *poolRawServer) converse(n int, c net.Conn) {
 	r := bufio.NewReader(c)
 	if _, err := c.Write([]byte("220 raw.test ESMTP\r\n")); err != nil {
 		return
@@ -127,7 +127,7 @@ func (s *rawServer) converse(n int, c net.Conn) {
 }
 
 // reply answers verb; false when the connection is to end.
-func (s *rawServer) reply(n int, c net.Conn, verb string) bool {
+func (s *poolRawServer) reply(n int, c net.Conn, verb string) bool {
 	reply, hangUp := "", false
 	if s.answer != nil {
 		reply, hangUp = s.answer(n, verb)
@@ -148,14 +148,14 @@ func (s *rawServer) reply(n int, c net.Conn, verb string) bool {
 }
 
 // results returns the number of connections and the bodies read so far.
-func (s *rawServer) results() (int, []rawBody) {
+func (s *poolRawServer) results() (int, []rawBody) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conns, append([]rawBody(nil), s.bodies...)
 }
 
 // dialer returns a PoolOptions.Dial for s.
-func (s *rawServer) dialer(o *session.Options) func(context.Context) (*session.Client, error) {
+func (s *poolRawServer) dialer(o *session.Options) func(context.Context) (*session.Client, error) {
 	return func(ctx context.Context) (*session.Client, error) {
 		return session.Dial(ctx, s.ln.Addr().String(), o)
 	}
@@ -246,7 +246,7 @@ func TestPoolRawServer(t *testing.T) {
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newRawServer(t, tc.answer)
+			srv := newPoolRawServer(t, tc.answer)
 			co := opts()
 			co.Timeouts.Mail = tc.mailWait
 			o := session.PoolOptions{Dial: srv.dialer(co), MaxConns: 1}

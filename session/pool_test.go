@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/postwire/postwire/protocol"
 	"github.com/postwire/postwire/session"
 	"github.com/postwire/postwire/session/smtptest"
 )
@@ -68,14 +69,14 @@ func (c *chaos) hook(ev smtptest.HookEvent) smtptest.Action {
 
 func (c *chaos) data(*smtptest.Message) smtptest.Reply {
 	if c.roll() < 0.03 {
-		return smtptest.Reply{Code: 554, Enhanced: "5.7.1", Text: "spam"}
+		return smtptest.Reply{Code: 554, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 7, Detail: 1}, Text: "spam"}
 	}
 	return smtptest.Reply{}
 }
 
 func rcptFunc(addr string) smtptest.Reply {
 	if strings.HasPrefix(addr, "refuse") {
-		return smtptest.Reply{Code: 550, Enhanced: "5.1.1", Text: "no such user"}
+		return smtptest.Reply{Code: 550, Enhanced: protocol.EnhancedCode{Class: 5, Subject: 1, Detail: 1}, Text: "no such user"}
 	}
 	return smtptest.Reply{}
 }
@@ -276,7 +277,7 @@ func TestPoolDialers(t *testing.T) {
 		setup: func(t *testing.T) (*smtptest.Server, func(context.Context) (*session.Client, error)) {
 			s, path := lmtpServer(t, smtptest.Config{LMTPFunc: func(rcpt string, _ *smtptest.Message) smtptest.Reply {
 				if rcpt == "c@y.test" {
-					return smtptest.Reply{Code: 452, Enhanced: "4.2.2", Text: "mailbox full"}
+					return smtptest.Reply{Code: 452, Enhanced: protocol.EnhancedCode{Class: 4, Subject: 2, Detail: 2}, Text: "mailbox full"}
 				}
 				return smtptest.Reply{}
 			}})

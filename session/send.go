@@ -319,6 +319,10 @@ func knownLen(r io.Reader) (int64, bool) {
 		return int64(r.Len()), true
 	case *bytes.Buffer:
 		return int64(r.Len()), true
+	case *poolBody:
+		if n := r.Len(); n >= 0 {
+			return int64(n), true
+		}
 	}
 	return 0, false
 }

@@ -39,7 +39,8 @@ type txn struct {
 	// the envelope was refused, the server may still hold the transaction
 	// open (some do after refusing that BDAT), so an RSET must follow.
 	optimistic     bool
-	envelopeFailed bool // the sender or every recipient was refused
+	envelopeFailed bool        // the sender or every recipient was refused
+	closing        *ReplyError // a 421 answered one of its commands: the server gave up on it
 	mailOK, dataOK bool
 	chunkErr       *ReplyError // the first BDAT chunk refused
 }
@@ -190,6 +191,9 @@ func (t *txn) onMail(ev protocol.Event, err error) {
 // onReply routes a reply to the handler of the txn's command it answers:
 // the txn knows its handles, the core decided which command it answers.
 func (t *txn) onReply(ev protocol.Event, err error) {
+	if err == nil && ev.Reply.Code == 421 && t.closing == nil {
+		t.closing = newReplyError(ev.Cmd, ev.Reply)
+	}
 	switch h := ev.Handle; {
 	case h == t.mail:
 		t.onMail(ev, err)
@@ -218,6 +222,15 @@ func (t *txn) onRcpt(i int, ev protocol.Event, err error) {
 	default:
 		r.Err = &RecipientError{Recipient: t.to[i], Reply: newReplyError(ev.Cmd, ev.Reply)}
 	}
+}
+
+// refusedByServer reports whether the server's replies already decided
+// that the message cannot be delivered.
+func (t *txn) refusedByServer() bool {
+	var sr *SenderRefusedError
+	var rr *RecipientsRefusedError
+	var de *DataError
+	return errors.As(t.err, &sr) || errors.As(t.err, &rr) || errors.As(t.err, &de)
 }
 
 // isAccepted reports whether recipient i was accepted at RCPT and has no
@@ -268,18 +281,27 @@ func (t *txn) allRefused() error {
 // onFinal handles the reply (LMTP: each reply) after the end of the data.
 func (t *txn) onFinal(ev protocol.Event, err error) {
 	if err != nil {
-		if !t.c.pc.Written(t.end) {
-			t.fail(err) // the end of the body never left: nothing can have been accepted
+		if !t.c.pc.Written(t.end) || t.closing != nil {
+			// The end of the body never left, or the server answered the
+			// transaction with 421 (closing, RFC 5321 §3.8) before its
+			// end: nothing can have been accepted.
+			t.fail(err)
 			return
 		}
+		// The whole message was written and no verdict came. With the
+		// envelope in the same flight its replies may be missing too: a
+		// recipient not refused may have got the message.
+		if t.refusedByServer() {
+			return // the sender, every recipient or the data was refused
+		}
 		u := &UnknownDeliveryError{Err: err}
-		for i := range t.res.Recipients {
-			if t.isAccepted(i) {
+		for i, r := range t.res.Recipients {
+			if r.Err == errPending {
 				u.Recipients = append(u.Recipients, t.to[i])
 				t.res.Recipients[i].Err = u
 			}
 		}
-		t.fail(u)
+		t.err = u // over the connection's error that reached an earlier handler
 		return
 	}
 	var verdict error
