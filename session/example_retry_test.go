@@ -51,9 +51,7 @@ func retryAdvice(err error) string {
 func ExampleClient_SendMail_retry() {
 	ctx := context.Background()
 	srv := smtptest.NewServer(smtptest.Config{
-		// With CHUNKING, MAIL, RCPT and a small message's only BDAT chunk
-		// leave in one write: a hang-up after that is always "unknown",
-		// even if the server read nothing. DATA waits for its 354.
+		// DATA, not BDAT, so that the hook below can hang up at DATA.
 		DisableChunking: true,
 		RcptFunc: func(addr string) smtptest.Reply {
 			switch addr {
