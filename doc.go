@@ -1,7 +1,8 @@
 // Package postwire is the root of an SMTP, ESMTP and LMTP client library.
 //
-// The library is split into packages with one job each (see README.md and
-// DESIGN.md):
+// The library is split into packages with one job each (see README.md, and
+// ARCHITECTURE.md for the import rules, the protocol core's ledger and how a
+// reply travels from the connection to the call waiting for it):
 //
 //   - protocol: the sans-I/O state machine. Bytes in, events out, commands
 //     queued as state transitions. No sockets, goroutines or clocks.

@@ -10,7 +10,7 @@ import (
 
 const module = "github.com/postwire/postwire"
 
-// importRule is one row of DESIGN.md's import table. Forbidden standard
+// importRule is one row of ARCHITECTURE.md's import table. Forbidden standard
 // packages are checked against the package's own (direct) imports: the
 // standard library itself imports net, os, sync and time all over (net/mail
 // does, and codec must use net/mail), so a transitive check of std would
@@ -56,7 +56,7 @@ func TestImportRules(t *testing.T) {
 			p := goList(t, r.pkg)
 			for _, imp := range p.Imports {
 				if slices.Contains(r.forbiddenStd, imp) {
-					t.Errorf("%s imports %s, which DESIGN.md forbids", r.pkg, imp)
+					t.Errorf("%s imports %s, which ARCHITECTURE.md forbids", r.pkg, imp)
 				}
 			}
 			for _, dep := range p.Deps {
@@ -65,7 +65,7 @@ func TestImportRules(t *testing.T) {
 					continue
 				}
 				if !slices.Contains(r.mayImport, rel) {
-					t.Errorf("%s depends on %s, which DESIGN.md forbids", r.pkg, rel)
+					t.Errorf("%s depends on %s, which ARCHITECTURE.md forbids", r.pkg, rel)
 				}
 			}
 		})

@@ -16,6 +16,12 @@
 // caller opted in (ErrInsecure), and Choose picks the strongest mechanism the
 // server offers.
 //
+// OAuth access tokens expire: XOAUTH2Func and OAuthBearerFunc take a
+// TokenFunc instead of a fixed token, called with the session call's
+// context at the start of every exchange (BeginContext), so one Mechanism
+// value can log in on every new connection with a token refreshed as
+// needed.
+//
 // Challenges and responses are raw bytes: the session base64-encodes
 // responses and decodes challenges. Drive a mechanism with an Exchange, which
 // caps the number of challenges and runs the final check:
@@ -132,7 +138,9 @@ type Exchange struct {
 }
 
 // Begin starts m with info and returns the Exchange and the initial response
-// (nil: none, []byte{}: empty). It returns Start's error unchanged.
+// (nil: none, []byte{}: empty). It returns Start's error unchanged. A
+// session uses BeginContext, which passes its context to mechanisms that
+// fetch something first (a TokenFunc).
 func Begin(m Mechanism, info ServerInfo) (*Exchange, []byte, error) {
 	ir, err := m.Start(info)
 	if err != nil {

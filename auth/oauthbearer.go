@@ -1,6 +1,9 @@
 package auth
 
-import "strconv"
+import (
+	"context"
+	"strconv"
+)
 
 // OAuthBearer returns the OAUTHBEARER mechanism (RFC 7628). The initial
 // response is the GS2 header "n,a=" username "," then ^A-separated
@@ -19,14 +22,22 @@ import "strconv"
 // to a non-loopback peer unless ServerInfo.AllowInsecure, and with
 // ErrInvalidCredential if a value holds ^A or is not valid UTF-8.
 func OAuthBearer(username, token string) Mechanism {
-	return &oauthBearer{username: username, token: token}
+	return &oauthBearer{username: username, bearer: bearer{fixed: token}}
+}
+
+// OAuthBearerFunc is OAuthBearer with a token fetched by token at the
+// start of every exchange, with the context of the session call (see
+// TokenFunc and XOAUTH2Func).
+func OAuthBearerFunc(username string, token TokenFunc) Mechanism {
+	return &oauthBearer{username: username, bearer: bearer{fetch: token}}
 }
 
 type oauthBearer struct {
-	username, token string
-	msg             []byte
-	sentMessage     bool
-	sentError       bool
+	username    string
+	bearer      bearer
+	msg         []byte
+	sentMessage bool
+	sentError   bool
 }
 
 func (*oauthBearer) Name() string { return "OAUTHBEARER" }
@@ -35,14 +46,23 @@ func (o *oauthBearer) Check(info ServerInfo) error {
 	if !info.secure() {
 		return ErrInsecure
 	}
-	if !validText(o.username+o.token+info.Name, "\x01") {
+	if !validText(o.username+o.bearer.checkable()+info.Name, "\x01") {
 		return ErrInvalidCredential
 	}
 	return nil
 }
 
 func (o *oauthBearer) Start(info ServerInfo) ([]byte, error) {
+	return o.StartContext(context.Background(), info)
+}
+
+func (o *oauthBearer) StartContext(ctx context.Context, info ServerInfo) ([]byte, error) {
 	if err := o.Check(info); err != nil {
+		return nil, err
+	}
+	o.msg = nil
+	token, err := o.bearer.token(ctx, o.Name())
+	if err != nil {
 		return nil, err
 	}
 	o.sentMessage, o.sentError = false, false
@@ -63,7 +83,7 @@ func (o *oauthBearer) Start(info ServerInfo) ([]byte, error) {
 		b = append(b, 1)
 	}
 	b = append(b, "auth=Bearer "...)
-	b = append(b, o.token...)
+	b = append(b, token...)
 	b = append(b, 1, 1)
 	o.msg = b
 	return b, nil

@@ -1,5 +1,7 @@
 package auth
 
+import "context"
+
 // XOAUTH2 returns Google's XOAUTH2 mechanism: the initial response is
 // "user=" username ^A "auth=Bearer " token ^A ^A (^A is 0x01). Gmail and
 // Microsoft 365 accept it.
@@ -14,13 +16,24 @@ package auth
 // to a non-loopback peer unless ServerInfo.AllowInsecure, and with
 // ErrInvalidCredential if username or token holds ^A or is not valid UTF-8.
 func XOAUTH2(username, token string) Mechanism {
-	return &xoauth2{username: username, token: token}
+	return &xoauth2{username: username, bearer: bearer{fixed: token}}
+}
+
+// XOAUTH2Func is XOAUTH2 with a token fetched by token at the start of
+// every exchange, with the context of the session call (see TokenFunc):
+// the same Mechanism can log in on every new connection with a fresh
+// access token. The token function is not called when Start refuses to run
+// (ErrInsecure); its error is returned, wrapped, from Start.
+func XOAUTH2Func(username string, token TokenFunc) Mechanism {
+	return &xoauth2{username: username, bearer: bearer{fetch: token}}
 }
 
 type xoauth2 struct {
-	username, token string
-	sentMessage     bool // answered an empty challenge with the message
-	sentError       bool // answered an error challenge
+	username    string
+	bearer      bearer
+	token       string // the token of the current exchange
+	sentMessage bool   // answered an empty challenge with the message
+	sentError   bool   // answered an error challenge
 }
 
 func (*xoauth2) Name() string { return "XOAUTH2" }
@@ -29,17 +42,25 @@ func (x *xoauth2) Check(info ServerInfo) error {
 	if !info.secure() {
 		return ErrInsecure
 	}
-	if !validText(x.username+x.token, "\x01") {
+	if !validText(x.username+x.bearer.checkable(), "\x01") {
 		return ErrInvalidCredential
 	}
 	return nil
 }
 
 func (x *xoauth2) Start(info ServerInfo) ([]byte, error) {
+	return x.StartContext(context.Background(), info)
+}
+
+func (x *xoauth2) StartContext(ctx context.Context, info ServerInfo) ([]byte, error) {
 	if err := x.Check(info); err != nil {
 		return nil, err
 	}
-	x.sentMessage, x.sentError = false, false
+	tok, err := x.bearer.token(ctx, x.Name())
+	if err != nil {
+		return nil, err
+	}
+	x.token, x.sentMessage, x.sentError = tok, false, false
 	return x.message(), nil
 }
 

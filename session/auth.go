@@ -98,7 +98,7 @@ func (c *Client) Auth(ctx context.Context, m auth.Mechanism) error {
 		return err
 	}
 	name := m.Name()
-	ex, ir, err := auth.Begin(m, c.serverInfo())
+	ex, ir, err := auth.BeginContext(ctx, m, c.serverInfo()) // a token function runs here, with ctx
 	if err != nil {
 		return &AuthError{Mechanism: name, Err: err}
 	}
