@@ -28,12 +28,13 @@ const (
 	numEndings
 )
 
-// The flag bits of FuzzBodyReader.
+// The flag bits of FuzzBodyReader; bits 4-6 are the small chunk size.
 const (
-	flagChunking   = 1 << iota // the server offers CHUNKING (BDAT)
-	flagPipelining             // the server offers PIPELINING
-	flagSmallChunk             // Options.ChunkSize = 1 + flags>>4 (1..16 bytes)
-	flagWithData               // the ending comes with the last bytes: (n > 0, err)
+	flagChunking   = 1 << 0 // the server offers CHUNKING (BDAT)
+	flagPipelining = 1 << 1 // the server offers PIPELINING
+	flagSmallChunk = 1 << 2 // Options.ChunkSize = 1 + flags>>4&7 (1..8 bytes)
+	flagWithData   = 1 << 3 // the ending comes with the last bytes: (n > 0, err)
+	flagLMTP       = 1 << 7 // both sides speak LMTP
 )
 
 var errArchive = errors.New("archive: checksum mismatch")
@@ -68,7 +69,7 @@ func (r *endingReader) Read(p []byte) (int, error) {
 
 // FuzzBodyReader: SendMail with a body reader that fails at a fuzzed
 // offset in a fuzzed way, over DATA or BDAT, pipelined or not, in chunks
-// of a fuzzed size, against smtptest.
+// of a fuzzed size, SMTP or LMTP, against smtptest.
 //
 // Invariants: the server stores a message iff the reader ended with a bare
 // io.EOF, and then exactly codec.NormalizeLineEndings of what it returned
@@ -81,6 +82,7 @@ func FuzzBodyReader(f *testing.F) {
 	for ending := range numEndings {
 		for flags := range 16 {
 			f.Add([]byte("Subject: hi\n\n.dot\r\nbare CR\rend"), uint16(20), byte(ending|3<<3), byte(flags|5<<4))
+			f.Add([]byte("Subject: hi\n\n.dot\r\nbare CR\rend"), uint16(20), byte(ending|3<<3), byte(flags|2<<4|flagLMTP))
 		}
 	}
 	f.Add([]byte(""), uint16(0), byte(endEOF), byte(flagChunking|flagPipelining))
@@ -108,10 +110,11 @@ func runBodyReader(t *testing.T, body []byte, offset uint16, kind, flags byte) {
 	srv := smtptest.NewServer(smtptest.Config{
 		DisableChunking:   !chunking,
 		DisablePipelining: flags&flagPipelining == 0,
+		LMTP:              flags&flagLMTP != 0,
 	})
-	o := &session.Options{LocalName: "client.example"}
+	o := &session.Options{LocalName: "client.example", LMTP: flags&flagLMTP != 0}
 	if flags&flagSmallChunk != 0 {
-		o.ChunkSize = 1 + int(flags>>4)
+		o.ChunkSize = 1 + int(flags>>4&7)
 	}
 
 	type outcome struct {
