@@ -210,9 +210,10 @@ func (c *Client) ReceiveEOF() { c.eof = true }
 // NextEvent returns the next event matched by Receive.
 //
 // It returns ErrNeedData when none is ready: read more, call Receive, and
-// call NextEvent again. It returns the sticky *PeerError once the server
-// broke the protocol (the events matched before the violation are not
-// returned: nothing the server said in the same breath is trusted). In
+// call NextEvent again. Once the server broke the protocol it returns the
+// events matched before the violation (those commands were answered;
+// nothing after the violation is taken as an answer, and Outgoing is
+// empty from then on), then the sticky *PeerError. In
 // StateClosed it returns ErrNeedData until ReceiveEOF, then EventClosed
 // once, then a *UsageError with ErrClosed. NextEvent never blocks, and
 // its results do not depend on how the input was split across Receive

@@ -130,8 +130,12 @@ type RecipientResult struct {
 //   - ErrMessageTooLarge, ErrNoRecipients, a *protocol.UsageError for an
 //     address holding CR, LF or other control characters: nothing sent;
 //   - the connection's errors (ErrServerDisconnected, ErrTimeout, the
-//     context's error), or the body reader's error (the connection is then
-//     closed: a partial message must not be completed).
+//     context's error), or the body reader's error: a message ends only
+//     at a bare io.EOF, and any other ending (io.ErrUnexpectedEOF, a
+//     wrapped EOF, 100 empty reads: io.ErrNoProgress, a panic) abandons
+//     it without its terminator: over DATA the connection is closed, over
+//     BDAT the transaction is reset at a chunk boundary and the
+//     connection goes on (a panic always closes it, then goes on).
 //
 // In LMTP mode each accepted recipient gets its own final reply, in
 // SendResult.Recipients; the call fails with *RecipientsRefusedError only
