@@ -31,20 +31,6 @@ type entry struct {
 	owed int
 }
 
-// endsGroup marks the commands that must be the last of a pipelined group
-// (RFC 2920 §3.1: EHLO, DATA, VRFY, EXPN, TURN, QUIT and NOOP; RFC 4954
-// §4 AUTH and its responses; RFC 3207 STARTTLS; HELO, LHLO and HELP for
-// the same reason; Raw because the core cannot know what it does). After
-// one of them, Send returns ErrMustWait until its reply has arrived.
-// MAIL, RCPT, RSET, BDAT (LAST or not: RFC 3030 lets BDAT be pipelined) and the end of data
-// (RFC 2920 §3.1: the next MAIL may follow it) do not end a group.
-var endsGroup = [numOps]bool{
-	op(VerbHelo): true, op(VerbEhlo): true, op(VerbLhlo): true,
-	op(VerbStartTLS): true, op(VerbAuth): true, op(VerbAuthResponse): true,
-	op(VerbData): true, op(VerbVrfy): true, op(VerbExpn): true,
-	op(VerbHelp): true, op(VerbNoop): true, op(VerbQuit): true, op(VerbRaw): true,
-}
-
 // record adds a command whose bytes were just appended to c.out.
 func (c *Client) record(cmd Command) Handle {
 	if c.head > 0 && c.head == len(c.ledger) {
@@ -170,7 +156,7 @@ func (c *Client) dispatch(r Reply, off int64) {
 		return
 	}
 	ev := Event{Kind: EventReply, Handle: e.h, Cmd: e.cmd, Reply: r, Done: true}
-	if c.cfg.LMTP && (e.op == op(VerbEndData) || e.op == opBdatLast) && !c.lmtpReply(e, &ev) {
+	if c.cfg.LMTP && perRecipient[e.op] && !c.lmtpReply(e, &ev) {
 		c.emit(ev) // more recipients are owed a reply
 		return
 	}
@@ -210,12 +196,12 @@ func (c *Client) lmtpReply(e *entry, ev *Event) (last bool) {
 // recipients, the extensions, and the state (state.go).
 func (c *Client) settle(h entry, r Reply) {
 	_, valid := stepSend(c.base, h.op)
-	switch h.op {
-	case op(VerbRcpt):
+	switch acceptTable[h.op] {
+	case acceptAdd:
 		if valid && r.Positive() {
 			c.accepted = append(c.accepted, rcpt{h.cmd.Arg, h.h})
 		}
-	case op(VerbMail), op(VerbRset), op(VerbEhlo), op(VerbHelo), op(VerbLhlo), op(VerbEndData), opBdatLast:
+	case acceptClear:
 		c.accepted = c.accepted[:0]
 	}
 	if r.Positive() {

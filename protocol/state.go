@@ -212,6 +212,55 @@ var replyRules = []replyRule{
 	{op(VerbQuit), 5, StateClosed},
 }
 
+// endsGroup marks the commands that must be the last of a pipelined group
+// (RFC 2920 §3.1: EHLO, DATA, VRFY, EXPN, TURN, QUIT and NOOP; RFC 4954
+// §4 AUTH and its responses; RFC 3207 STARTTLS; HELO, LHLO and HELP for
+// the same reason; Raw because the core cannot know what it does). After
+// one of them, Send returns ErrMustWait until its reply has arrived.
+// MAIL, RCPT, RSET, BDAT (LAST or not: RFC 3030 lets BDAT be pipelined) and the end of data
+// (RFC 2920 §3.1: the next MAIL may follow it) do not end a group.
+var endsGroup = [numOps]bool{
+	op(VerbHelo): true, op(VerbEhlo): true, op(VerbLhlo): true,
+	op(VerbStartTLS): true, op(VerbAuth): true, op(VerbAuthResponse): true,
+	op(VerbData): true, op(VerbVrfy): true, op(VerbExpn): true,
+	op(VerbHelp): true, op(VerbNoop): true, op(VerbQuit): true, op(VerbRaw): true,
+}
+
+// The ledger's facts (ledger.go), by command: what its answer does to the
+// recipients accepted in the transaction, and whether in LMTP it is owed
+// one reply per accepted recipient (RFC 2033 §4.2) instead of one.
+type acceptEffect uint8
+
+const (
+	acceptKeep  acceptEffect = iota
+	acceptAdd                // a 2xx to a RCPT that met the transaction adds its recipient
+	acceptClear              // the transaction ends or restarts: nobody is accepted
+)
+
+type ledgerRule struct {
+	Op           op
+	Accepted     acceptEffect
+	PerRecipient bool
+}
+
+var ledgerRules = []ledgerRule{
+	{op(VerbRcpt), acceptAdd, false},
+	{op(VerbMail), acceptClear, false},
+	{op(VerbRset), acceptClear, false},
+	{op(VerbHelo), acceptClear, false},
+	{op(VerbEhlo), acceptClear, false},
+	{op(VerbLhlo), acceptClear, false},
+	{op(VerbEndData), acceptClear, true},
+	{opBdatLast, acceptClear, true},
+}
+
+var acceptTable, perRecipient = func() (a [numOps]acceptEffect, p [numOps]bool) {
+	for _, r := range ledgerRules {
+		a[r.Op], p[r.Op] = r.Accepted, r.PerRecipient
+	}
+	return a, p
+}()
+
 // codeClosing is the reply code that closes the conversation whatever it
 // answers (RFC 5321 §3.8): "421 service not available, closing".
 const codeClosing = 421

@@ -58,7 +58,7 @@ func renderTables() string {
 	b.WriteString("When the reply to the oldest pending command arrives, the state it left\n")
 	b.WriteString("moves by its class: *confirm* keeps the send transition, *undo* returns to the\n")
 	b.WriteString("state before the command; a state name is the new state. A 421 reply, to\n")
-	b.WriteString("anything or unasked (no command pending), moves to Closed; any other reply\nwith no command pending is `ErrUnsolicited`.\n\n")
+	b.WriteString("anything or unasked (no written command pending), moves to Closed; any other\nreply with no written command pending is `ErrUnsolicited`.\n\n")
 	b.WriteString("| Command | 2xx | 3xx | 4xx | 5xx |\n| --- | --- | --- | --- | --- |\n")
 	name := func(s State) string {
 		switch s {
@@ -73,6 +73,25 @@ func renderTables() string {
 		r := replyTable[o]
 		fmt.Fprintf(&b, "| %v | %s | %s | %s | %s |\n", o, name(r[2]), name(r[3]), name(r[4]), name(r[5]))
 	}
+
+	b.WriteString("\n## The ledger\n\n")
+	b.WriteString("Every queued command has a Handle and an entry until it is fully answered. A\n")
+	b.WriteString("reply is matched on arrival to the oldest entry whose bytes were all written\n")
+	b.WriteString("(Advance). When a command is fully answered, its row below updates the\n")
+	b.WriteString("recipients accepted in the transaction (*add*: a 2xx to a RCPT that met the\n")
+	b.WriteString("transaction; *clear*: nobody). In LMTP a command marked per recipient is owed one\n")
+	b.WriteString("reply per recipient accepted when its first reply arrives (one when none was, or\n")
+	b.WriteString("when the transaction had failed), each naming its RCPT; its last is Done.\n\n")
+	b.WriteString("| Command | Accepted recipients | LMTP replies |\n| --- | --- | --- |\n")
+	for _, r := range ledgerRules {
+		eff := map[acceptEffect]string{acceptKeep: "keep", acceptAdd: "*add*", acceptClear: "*clear*"}[r.Accepted]
+		replies := "1"
+		if r.PerRecipient {
+			replies = "one per accepted recipient"
+		}
+		fmt.Fprintf(&b, "| %v | %s | %s |\n", r.Op, eff, replies)
+	}
+	b.WriteString("\nOther commands keep the accepted recipients and get one reply.\n")
 
 	b.WriteString("\n## End of input\n\n")
 	b.WriteString("EOF is clean (EventClosed) when QUIT is the reply owed, or when no reply is\n")
