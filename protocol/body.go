@@ -55,7 +55,7 @@ func (c *Client) checkBody(v Verb) error {
 // It returns a *UsageError when the chunk cannot be sent now (nothing is
 // queued), or the sticky *PeerError.
 func (c *Client) SendChunk(p []byte, last bool) (Handle, error) {
-	cmd := bdat(len(p), last)
+	cmd := c.bdat(len(p), last)
 	if err := c.check(cmd); err != nil {
 		return NoHandle, err
 	}

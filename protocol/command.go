@@ -151,13 +151,21 @@ func Help(arg string) Command { return Command{Verb: VerbHelp, Arg: arg} }
 // it: the state does not change when it is sent or answered.
 func Raw(line string) Command { return Command{Verb: VerbRaw, Arg: line} }
 
-// bdat returns the BDAT command line for a chunk of n bytes.
-func bdat(n int, last bool) Command {
-	c := Command{Verb: VerbBdat, Arg: strconv.Itoa(n)}
-	if last {
-		c.Params = []Param{{Key: "LAST"}}
+// lastParam is the parameter list of every BDAT ... LAST (read-only).
+var lastParam = []Param{{Key: "LAST"}}
+
+// bdat returns the BDAT command for a chunk of n bytes. The size's
+// decimal string is kept for the next chunk, which usually has the same
+// size, so that a large message costs no allocation per chunk.
+func (c *Client) bdat(n int, last bool) Command {
+	if n != c.bdatLen || c.bdatArg == "" {
+		c.bdatLen, c.bdatArg = n, strconv.Itoa(n)
 	}
-	return c
+	cmd := Command{Verb: VerbBdat, Arg: c.bdatArg}
+	if last {
+		cmd.Params = lastParam
+	}
+	return cmd
 }
 
 // Last reports whether c is a BDAT command carrying LAST: the end of the

@@ -30,7 +30,8 @@ type Reply struct {
 	Enhanced EnhancedCode
 	// Lines holds the text of each line with the code, the separator and
 	// (where it equals Enhanced) the enhanced code removed. A bare "250"
-	// gives one empty line. Never empty for a parsed reply.
+	// gives one empty line. Never empty for a parsed reply. It is
+	// read-only: equal replies in a row share it.
 	Lines []string
 }
 
@@ -105,6 +106,9 @@ type replyParser struct {
 	// is never overwritten; a full slab is left to the garbage collector
 	// once no Reply refers to it. It saves one allocation per reply.
 	slab []string
+
+	last    Reply  // the previous reply, and its bytes as received
+	lastStr string // (see build)
 }
 
 // slabSize is the number of lines in a slab; replies with more than half of
@@ -236,8 +240,16 @@ func (p *replyParser) addLine(raw []byte) (final bool, err error) {
 // build makes the Reply of the lines recorded: one string for the whole
 // reply, and its lines as substrings in a window of the slab (a slice of
 // their own for long replies).
+//
+// A reply identical, byte for byte, to the one before it (the "250 2.0.0
+// Ok" to every BDAT chunk of a large message) is that same Reply again:
+// no allocation, Lines shared. Replies are read-only values.
 func (p *replyParser) build(end int) Reply {
-	s := string(p.buf[p.start:end])
+	raw := p.buf[p.start:end]
+	if p.last.Lines != nil && string(raw) == p.lastStr {
+		return p.last
+	}
+	s := string(raw)
 	var lines []string
 	switch n := len(p.spans); {
 	case n > slabSize/2:
@@ -253,7 +265,9 @@ func (p *replyParser) build(end int) Reply {
 	for i, sp := range p.spans {
 		lines[i] = s[sp.from:sp.to]
 	}
-	return Reply{Code: p.code, Enhanced: p.ecode, Lines: lines}
+	r := Reply{Code: p.code, Enhanced: p.ecode, Lines: lines}
+	p.last, p.lastStr = r, s
+	return r
 }
 
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }

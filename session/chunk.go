@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strconv"
 
 	"github.com/postwire/postwire/codec"
 	"github.com/postwire/postwire/protocol"
@@ -152,13 +151,16 @@ func (t *txn) failChunk(ctx context.Context, err error) {
 // sendChunk queues one BDAT chunk, first reading replies while the core
 // says it must wait (no PIPELINING).
 func (c *Client) sendChunk(ctx context.Context, p []byte, last bool, fn handler) (protocol.Handle, error) {
-	cmd := protocol.Command{Verb: protocol.VerbBdat, Arg: strconv.Itoa(len(p))}
+	cmd := protocol.Command{Verb: protocol.VerbBdat} // the core names the size
 	if last {
-		cmd.Params = []protocol.Param{{Key: "LAST"}}
+		cmd.Params = lastParam
 	}
-	h, err := c.enqueue(ctx, cmd, func() (protocol.Handle, error) { return c.pc.SendChunk(p, last) }, fn)
+	h, err := c.enqueue(ctx, cmd, p, fn)
 	if err != nil && (errors.Is(err, ErrClosed) || errors.Is(err, protocol.ErrClosed)) {
 		return h, c.bodyStopped(ctx, cmd, err)
 	}
 	return h, err
 }
+
+// lastParam marks BDAT ... LAST (read-only).
+var lastParam = []protocol.Param{{Key: "LAST"}}

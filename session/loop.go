@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/postwire/postwire/protocol"
@@ -50,18 +51,28 @@ func (f replyFunc) onReply(ev protocol.Event, err error) { f(ev, err) }
 // send hands cmd to the core and registers fn (nil: the reply is not
 // needed) for its replies.
 func (c *Client) send(ctx context.Context, cmd protocol.Command, fn handler) (protocol.Handle, error) {
-	return c.enqueue(ctx, cmd, func() (protocol.Handle, error) { return c.pc.Send(cmd) }, fn)
+	return c.enqueue(ctx, cmd, nil, fn)
 }
 
-// enqueue runs queue (a core call that queues cmd), first reading replies
-// for as long as the core says the command must wait for them.
-func (c *Client) enqueue(ctx context.Context, cmd protocol.Command, queue func() (protocol.Handle, error), fn handler) (protocol.Handle, error) {
+// enqueue queues cmd in the core (a BDAT command with chunk as its data),
+// first reading replies for as long as the core says the command must
+// wait for them.
+func (c *Client) enqueue(ctx context.Context, cmd protocol.Command, chunk []byte, fn handler) (protocol.Handle, error) {
 	for {
 		if err := c.usable(); err != nil {
 			return protocol.NoHandle, err
 		}
-		h, err := queue()
+		var h protocol.Handle
+		var err error
+		if cmd.Verb == protocol.VerbBdat {
+			h, err = c.pc.SendChunk(chunk, cmd.Last())
+		} else {
+			h, err = c.pc.Send(cmd)
+		}
 		if err == nil {
+			if c.log != nil && cmd.Verb == protocol.VerbBdat {
+				cmd.Arg = strconv.Itoa(len(chunk)) // for the log only: the core sized it
+			}
 			c.logSend(ctx, cmd)
 			if fn != nil {
 				c.handlers[h] = fn
