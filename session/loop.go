@@ -42,6 +42,9 @@ type handler func(ev protocol.Event, err error)
 // send hands cmd to the core and registers fn (nil: the reply is not
 // needed) for its replies.
 func (c *Client) send(ctx context.Context, cmd protocol.Command, fn handler) (protocol.Handle, error) {
+	if err := c.greetFor(ctx, cmd.Verb); err != nil {
+		return protocol.NoHandle, err
+	}
 	return c.enqueue(ctx, cmd, func() (protocol.Handle, error) { return c.pc.Send(cmd) }, fn)
 }
 
@@ -212,9 +215,9 @@ func (c *Client) refusal(body protocol.Command) *ReplyError {
 		return newReplyError(body, pe.Reply)
 	}
 	var re *ReplyError
-	if errors.As(c.err, &re) && re.Code == 421 && re.Command == commandName(protocol.Command{}) {
+	if errors.As(c.err, &re) && re.Code == 421 && re.Verb == protocol.VerbNone {
 		r := *re
-		r.Command = commandName(body)
+		r.Command, r.Verb = commandName(body), body.Verb
 		return &r
 	}
 	return nil
