@@ -34,7 +34,10 @@ func TestSmtplibBehaviours(t *testing.T) {
 			func(ctx context.Context, c *session.Client) string { r, err := c.Noop(ctx); return res(r, err) },
 			"EHLO client.test\r\nNOOP\r\n", "250 ok"},
 		{"every command greets first: Docmd", "220 hi\r\n" + ehloOK + "250 ok\r\n",
-			func(ctx context.Context, c *session.Client) string { r, err := c.Docmd(ctx, "XFOO"); return res(r, err) },
+			func(ctx context.Context, c *session.Client) string {
+				r, err := c.Docmd(ctx, "XFOO")
+				return res(r, err)
+			},
 			"EHLO client.test\r\nXFOO\r\n", "250 ok"},
 		{"QUIT does not greet", "220 hi\r\n221 bye\r\n",
 			func(ctx context.Context, c *session.Client) string { r, err := c.Quit(ctx); return res(r, err) },
@@ -69,13 +72,22 @@ func TestSmtplibBehaviours(t *testing.T) {
 			},
 			"EHLO client.test\r\nQUIT\r\n", "false false  0 false"},
 		{"535: no second mechanism", "220 hi\r\n" + ehloOK + "334 PDE+\r\n535 5.7.8 bad\r\n",
-			func(ctx context.Context, c *session.Client) string { r, err := c.Login(ctx, "u", "p"); return res(r, err) },
+			func(ctx context.Context, c *session.Client) string {
+				r, err := c.Login(ctx, "u", "p")
+				return res(r, err)
+			},
 			"EHLO client.test\r\nAUTH CRAM-MD5\r\n[redacted]\r\n", "535 5.7.8 bad: session: authentication with CRAM-MD5 failed: credentials refused: [redacted]: 535 5.7.8 bad"},
 		{"504: the next mechanism", "220 hi\r\n" + ehloOK + "504 5.5.4 no\r\n235 2.7.0 ok\r\n",
-			func(ctx context.Context, c *session.Client) string { r, err := c.Login(ctx, "u", "p"); return res(r, err) },
+			func(ctx context.Context, c *session.Client) string {
+				r, err := c.Login(ctx, "u", "p")
+				return res(r, err)
+			},
 			"EHLO client.test\r\nAUTH CRAM-MD5\r\nAUTH PLAIN AHUAcA==\r\n", "235 2.7.0 ok"},
 		{"454: no second mechanism", "220 hi\r\n" + ehloOK + "454 4.7.0 later\r\n",
-			func(ctx context.Context, c *session.Client) string { _, err := c.Login(ctx, "u", "p"); return errText(err) },
+			func(ctx context.Context, c *session.Client) string {
+				_, err := c.Login(ctx, "u", "p")
+				return errText(err)
+			},
 			"EHLO client.test\r\nAUTH CRAM-MD5\r\n", "session: authentication with CRAM-MD5 failed: AUTH CRAM-MD5: 454 4.7.0 later"},
 		{"AUTH answered 250: a protocol error", "220 hi\r\n" + ehloOK + "250 fine\r\n",
 			func(ctx context.Context, c *session.Client) string {
@@ -264,8 +276,10 @@ func TestConcurrentUse(t *testing.T) {
 			_, err := c.SendMessage(ctx, strings.NewReader("From: a@b\r\nTo: c@d\r\n\r\nx\r\n"), nil)
 			return err
 		},
-		"SendBatch": func() error { return c.SendBatch(ctx, []session.Envelope{{From: "a@b", To: []string{"c@d"}, Body: body()}})[0].Err },
-		"Quit":      func() error { _, err := c.Quit(ctx); return err },
+		"SendBatch": func() error {
+			return c.SendBatch(ctx, []session.Envelope{{From: "a@b", To: []string{"c@d"}, Body: body()}})[0].Err
+		},
+		"Quit": func() error { _, err := c.Quit(ctx); return err },
 	}
 	got := map[string]bool{}
 	want := map[string]bool{}
@@ -307,7 +321,10 @@ func TestConcurrentUseTwoGoroutines(t *testing.T) {
 	errs := make(chan error, 2)
 	go func() { _, err := c.Noop(ctx); errs <- err }()
 	<-inNoop
-	go func() { _, err := c.SendMail(ctx, "a@b", []string{"c@d"}, strings.NewReader("x\r\n"), nil); errs <- err }()
+	go func() {
+		_, err := c.SendMail(ctx, "a@b", []string{"c@d"}, strings.NewReader("x\r\n"), nil)
+		errs <- err
+	}()
 	second := <-errs // the guard answers at once, while the first call waits
 	close(release)
 	first := <-errs
