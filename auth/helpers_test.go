@@ -48,6 +48,9 @@ func converse(m auth.Mechanism, info auth.ServerInfo, srv saslserver.Server, sen
 	if !sendIR {
 		resp = nil
 	}
+	// Without it on the AUTH line, the initial response answers the
+	// first challenge (RFC 4954 §4, RFC 4422 §5.1), as the session does.
+	pendingIR := !sendIR && ir != nil
 	for {
 		c, done, err := srv.Next(resp)
 		if err != nil {
@@ -55,6 +58,10 @@ func converse(m auth.Mechanism, info auth.ServerInfo, srv saslserver.Server, sen
 		}
 		if done {
 			return ex.Done(), nil // 235
+		}
+		if pendingIR {
+			resp, pendingIR = ir, false
+			continue
 		}
 		if resp, err = ex.Challenge(c); err != nil {
 			return err, nil // the session would send "*"

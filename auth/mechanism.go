@@ -91,6 +91,14 @@ type Finisher interface {
 	Finish() error
 }
 
+// IgnoresChallenges is implemented by mechanisms that do not read their
+// challenges (LOGIN answers its prompts by count). For them the session
+// passes on a challenge that is not base64 (RFC 4954 §4 would have it
+// cancelled) instead of cancelling; Next then gets nil.
+type IgnoresChallenges interface {
+	IgnoresChallenges() bool
+}
+
 // Checker is implemented by mechanisms that can tell, without changing
 // state, whether Start would refuse to run with info (ErrInsecure,
 // ErrNoChannelBinding, ErrInvalidCredential). Choose uses it to skip

@@ -212,7 +212,7 @@ func TestUnexpectedChallenges(t *testing.T) {
 	}{
 		{"PLAIN non-empty challenge", auth.Plain("", "u", "p"), []string{"hello"}, []error{auth.ErrUnexpectedChallenge}},
 		{"PLAIN two empty challenges", auth.Plain("", "u", "p"), []string{"", ""}, []error{nil, auth.ErrUnexpectedChallenge}},
-		{"LOGIN third prompt", auth.Login("u", "p"), []string{"Username:", "Password:", "Again:"}, []error{nil, nil, auth.ErrUnexpectedChallenge}},
+		{"LOGIN second prompt (the user name went as the initial response)", auth.Login("u", "p"), []string{"Password:", "Again:"}, []error{nil, auth.ErrUnexpectedChallenge}},
 		{"CRAM-MD5 empty challenge", auth.CRAMMD5("u", "p"), []string{""}, []error{auth.ErrMalformedChallenge}},
 		{"CRAM-MD5 second challenge", auth.CRAMMD5("u", "p"), []string{"<1@x>", "<2@x>"}, []error{nil, auth.ErrUnexpectedChallenge}},
 		{"XOAUTH2 after error", auth.XOAUTH2("u", "t"), []string{"{}", "{}"}, []error{nil, auth.ErrUnexpectedChallenge}},

@@ -38,7 +38,8 @@ func vectors(t *testing.T) []vector {
 			name:     "LOGIN answers by position whatever the prompt",
 			mech:     auth.Login("tim", "tanstaaftanstaaf"),
 			info:     auth.ServerInfo{Loopback: true},
-			exchange: [][2]string{{"VXNlcm5hbWU6", "tim"}, {"password please", "tanstaaftanstaaf"}},
+			ir:       str("tim"),
+			exchange: [][2]string{{"password please", "tanstaaftanstaaf"}},
 		},
 		{
 			name:     "CRAM-MD5 RFC 2195 section 2",

@@ -252,7 +252,7 @@ func runHostile(t *testing.T, mode uint16, script []byte) {
 			return
 		}
 		if mode&modeLogin != 0 {
-			out.loginErr = c.Login(ctx, fuzzUser, fuzzPassword)
+			_, out.loginErr = c.Login(ctx, fuzzUser, fuzzPassword)
 		}
 		if mode&modeBatch != 0 {
 			out.results = c.SendBatch(ctx, msgs)

@@ -268,7 +268,7 @@ func TestAiosmtpdStartTLSAuth(t *testing.T) {
 			t.Errorf("before TLS: STARTTLS %v AUTH %v, want true false", c.HasExtension("STARTTLS"), c.HasExtension("AUTH"))
 		}
 		// AUTH is not offered in cleartext.
-		if err := c.Login(ctx, user, pass); !errors.Is(err, session.ErrNotSupported) {
+		if _, err := c.Login(ctx, user, pass); !errors.Is(err, session.ErrNotSupported) {
 			t.Errorf("Login before STARTTLS: %v, want ErrNotSupported", err)
 		}
 		// The server insists on STARTTLS before MAIL.
@@ -277,7 +277,7 @@ func TestAiosmtpdStartTLSAuth(t *testing.T) {
 		if !errors.As(err, &sre) || sre.Reply.Code != 530 {
 			t.Errorf("SendMail before STARTTLS: %v, want *SenderRefusedError 530", err)
 		}
-		if err := c.StartTLS(ctx, nil); err != nil {
+		if _, err := c.StartTLS(ctx, nil); err != nil {
 			t.Fatalf("StartTLS: %v", err)
 		}
 		if !c.TLS() || c.HasExtension("STARTTLS") {
@@ -286,7 +286,7 @@ func TestAiosmtpdStartTLSAuth(t *testing.T) {
 		if d := cmp.Diff([]string{"LOGIN", "PLAIN"}, sorted(c.Extensions().Auth())); d != "" {
 			t.Errorf("AUTH mechanisms (-want +got):\n%s", d)
 		}
-		if err := c.Login(ctx, user, pass); err != nil {
+		if _, err := c.Login(ctx, user, pass); err != nil {
 			t.Fatalf("Login: %v", err)
 		}
 		if !c.Authenticated() {
@@ -318,17 +318,17 @@ func TestAiosmtpdStartTLSAuth(t *testing.T) {
 			t.Fatalf("Dial: %v", err)
 		}
 		defer c.Close()
-		if err := c.StartTLS(ctx, nil); err != nil {
+		if _, err := c.StartTLS(ctx, nil); err != nil {
 			t.Fatalf("StartTLS: %v", err)
 		}
 		// A wrong password: 535, and the connection can try again.
-		err = c.Auth(ctx, auth.Login(user, "wrong"))
+		_, err = c.Auth(ctx, auth.Login(user, "wrong"))
 		var ae *session.AuthError
 		var re *session.ReplyError
 		if !errors.As(err, &ae) || !errors.As(err, &re) || re.Code != 535 {
 			t.Fatalf("Auth with a wrong password: %v, want *AuthError with a 535", err)
 		}
-		if err := c.Auth(ctx, auth.Login(user, pass)); err != nil {
+		if _, err := c.Auth(ctx, auth.Login(user, pass)); err != nil {
 			t.Fatalf("Auth LOGIN: %v", err)
 		}
 		sender := uniqueSender("aio-login")
@@ -362,7 +362,7 @@ func TestAiosmtpdStartTLSAuth(t *testing.T) {
 			t.Fatalf("NewClient: %v", err)
 		}
 		defer c.Close()
-		if err := c.Login(ctx, user, pass); err != nil {
+		if _, err := c.Login(ctx, user, pass); err != nil {
 			t.Fatalf("Login: %v", err)
 		}
 		if !c.TLS() {
@@ -393,7 +393,7 @@ func TestAiosmtpdStartTLSAuth(t *testing.T) {
 			t.Fatalf("Dial: %v", err)
 		}
 		defer c.Close()
-		if err := c.StartTLS(ctx, nil); err != nil {
+		if _, err := c.StartTLS(ctx, nil); err != nil {
 			t.Fatalf("StartTLS: %v", err)
 		}
 		if got := c.Conn().(*tls.Conn).ConnectionState().ServerName; got != "localhost" {
@@ -404,7 +404,7 @@ func TestAiosmtpdStartTLSAuth(t *testing.T) {
 		cfg.ServerName = "mail.example.org"
 		c2 := dialPlain(t, ctx, addr)
 		var he x509.HostnameError
-		if err := c2.StartTLS(ctx, cfg); !errors.As(err, &he) {
+		if _, err := c2.StartTLS(ctx, cfg); !errors.As(err, &he) {
 			t.Errorf("StartTLS as mail.example.org: %v, want x509.HostnameError", err)
 		}
 	})
@@ -413,7 +413,7 @@ func TestAiosmtpdStartTLSAuth(t *testing.T) {
 		// Without the test CA the certificate must be refused: postwire verifies by default.
 		ctx := testContext(t)
 		c := dialPlain(t, ctx, addr)
-		err := c.StartTLS(ctx, nil)
+		_, err := c.StartTLS(ctx, nil)
 		var ua x509.UnknownAuthorityError
 		var he *transport.HandshakeError
 		if !errors.As(err, &ua) || !errors.As(err, &he) {
@@ -435,7 +435,7 @@ func TestAiosmtpdSMTPS(t *testing.T) {
 	if !c.TLS() {
 		t.Error("TLS() = false on a DialTLS connection")
 	}
-	if err := c.Login(ctx, user, pass); err != nil {
+	if _, err := c.Login(ctx, user, pass); err != nil {
 		t.Fatalf("Login: %v", err)
 	}
 	rcpts := []string{"smtps@example.org"}

@@ -360,14 +360,14 @@ func TestAuthRedactedInLog(t *testing.T) {
 				t.Fatalf("Dial: %v", err)
 			}
 			defer c.Close()
-			if err := c.StartTLS(ctx, nil); err != nil {
+			if _, err := c.StartTLS(ctx, nil); err != nil {
 				t.Fatalf("StartTLS: %v", err)
 			}
 			m := auth.Plain("", user, pass)
 			if mech == "LOGIN" {
 				m = auth.Login(user, pass)
 			}
-			if err := c.Auth(ctx, m); err != nil {
+			if _, err := c.Auth(ctx, m); err != nil {
 				t.Fatalf("Auth %s: %v", mech, err)
 			}
 			lines := log.All()

@@ -310,10 +310,10 @@ func TestMTAStartTLSAuth(t *testing.T) {
 			if err := c.EhloOrHeloIfNeeded(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.Login(ctx, user, pass); !errors.Is(err, session.ErrNotSupported) {
+			if _, err := c.Login(ctx, user, pass); !errors.Is(err, session.ErrNotSupported) {
 				t.Errorf("Login before STARTTLS: %v, want ErrNotSupported (no AUTH in cleartext)", err)
 			}
-			if err := c.StartTLS(ctx, nil); err != nil {
+			if _, err := c.StartTLS(ctx, nil); err != nil {
 				t.Fatalf("StartTLS: %v", err)
 			}
 			if !c.TLS() || c.HasExtension("STARTTLS") {
@@ -324,10 +324,10 @@ func TestMTAStartTLSAuth(t *testing.T) {
 			}
 			var ae *session.AuthError
 			var re *session.ReplyError
-			if err := c.Auth(ctx, auth.Login(user, "wrong")); !errors.As(err, &ae) || !errors.As(err, &re) || re.Code != 535 {
+			if _, err := c.Auth(ctx, auth.Login(user, "wrong")); !errors.As(err, &ae) || !errors.As(err, &re) || re.Code != 535 {
 				t.Errorf("Auth with a wrong password: %v, want *AuthError with a 535", err)
 			}
-			if err := c.Login(ctx, user, pass); err != nil {
+			if _, err := c.Login(ctx, user, pass); err != nil {
 				t.Fatalf("Login: %v", err)
 			}
 			rcpts := []string{"tls@example.org"}
@@ -349,10 +349,10 @@ func TestMTAStartTLSAuth(t *testing.T) {
 				t.Fatalf("Dial: %v", err)
 			}
 			defer c2.Close()
-			if err := c2.StartTLS(ctx, nil); err != nil {
+			if _, err := c2.StartTLS(ctx, nil); err != nil {
 				t.Fatalf("StartTLS: %v", err)
 			}
-			if err := c2.Auth(ctx, auth.Login(user, pass)); err != nil {
+			if _, err := c2.Auth(ctx, auth.Login(user, pass)); err != nil {
 				t.Fatalf("Auth LOGIN: %v", err)
 			}
 			sender := uniqueSender(s.name + "-login")

@@ -88,10 +88,15 @@ type Command struct {
 	Params []Param
 	// Data is the AUTH initial response or the answer to a 334 challenge,
 	// raw: the core base64-encodes it. For AUTH nil means no initial
-	// response and a non-nil empty slice sends "=" (RFC 4954).
+	// response and a non-nil empty slice sends "=" (RFC 4954). For
+	// VerbRaw (RawBytes) it is the bytes to send as they are.
 	Data []byte
 	// Cancel, for VerbAuthResponse, sends "*" to cancel the exchange.
 	Cancel bool
+	// Replies is, for raw bytes (RawBytes), how many replies they ask
+	// for, so that the ledger matches every reply that comes back. It is
+	// 0 for every other command (one reply each).
+	Replies int
 }
 
 // Helo returns HELO domain (RFC 5321 §4.1.1.1).
@@ -150,6 +155,20 @@ func Help(arg string) Command { return Command{Verb: VerbHelp, Arg: arg} }
 // The core checks it for control characters only and does not interpret
 // it: the state does not change when it is sent or answered.
 func Raw(line string) Command { return Command{Verb: VerbRaw, Arg: line} }
+
+// RawBytes returns bytes sent exactly as given (no CRLF added, nothing
+// checked but that there are some): the escape hatch for what no other
+// Command can say, such as several pipelined lines written by hand.
+// replies (at least 1) is how many replies the bytes ask for; the ledger
+// matches that many to this Handle (Event.Done on the last), so the
+// replies after it stay in step. Like Raw it changes no state, ends a
+// pipelining group, and is refused where Raw is.
+func RawBytes(b []byte, replies int) Command {
+	return Command{Verb: VerbRaw, Data: b, Replies: replies}
+}
+
+// isRawBytes reports whether c is RawBytes' form of VerbRaw.
+func (c Command) isRawBytes() bool { return c.Verb == VerbRaw && c.Data != nil }
 
 // lastParam is the parameter list of every BDAT ... LAST (read-only).
 var lastParam = []Param{{Key: "LAST"}}
@@ -228,6 +247,9 @@ func (c Command) appendWire(b []byte) []byte {
 			b = base64.StdEncoding.AppendEncode(b, c.Data)
 		}
 	case VerbRaw:
+		if c.isRawBytes() {
+			return append(b, c.Data...) // sent as given: the caller's line endings
+		}
 		b = append(b, c.Arg...)
 	case VerbBdat:
 		b = append(b, "BDAT "...)
@@ -262,6 +284,9 @@ func appendParams(b []byte, ps []Param) []byte {
 // shown as "[redacted]". Characters
 // that AppendWire would refuse are shown quoted.
 func (c Command) String() string {
+	if c.Verb == VerbRaw && c.isRawBytes() {
+		return "[" + strconv.Itoa(len(c.Data)) + " raw bytes]"
+	}
 	switch c.Verb {
 	case VerbAuth:
 		s := "AUTH " + safe(c.Arg)

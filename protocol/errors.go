@@ -61,6 +61,10 @@ var (
 	// ErrNotAdvertised: the command or parameter needs a service extension
 	// the server did not advertise in its EHLO/LHLO reply.
 	ErrNotAdvertised = errors.New("protocol: extension not advertised")
+	// ErrCommandTooLong: the command line would be longer than the
+	// server must accept (RFC 5321 §4.5.3.1.4 and the extensions that
+	// raise the limit; see Extensions.MaxLine).
+	ErrCommandTooLong = errors.New("protocol: command line too long")
 	// ErrClosed: the conversation is over (QUIT answered, 421 received or
 	// the peer closed); nothing can be sent or received any more.
 	ErrClosed = errors.New("protocol: conversation closed")

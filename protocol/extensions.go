@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -11,7 +12,7 @@ import (
 // EHLO. It is a read-only value; copies share storage.
 type Extensions struct {
 	greeting string
-	list     []extension // advertised order; keywords upper-case, first occurrence wins
+	list     []extension // advertised order; keywords upper-case, each once (see parseExtensions)
 	auth     []string    // upper-case mechanisms, deduplicated
 }
 
@@ -20,17 +21,22 @@ type extension struct {
 	params  string // the rest of the line after the keyword and its space(s)
 }
 
-// parseExtensions reads the lines of a positive EHLO/LHLO reply: the first
-// is the server's greeting text, each later one "keyword[ params]".
-// Keywords are matched case-insensitively (a lowercase "starttls" counts).
-// The old "AUTH=mech ..." form (before RFC 2554 was final) is read as AUTH.
-// Lines whose keyword is not an RFC 5321 ehlo-keyword are ignored, except
-// that '_' is accepted (Exim advertises PIPE_CONNECT).
-func parseExtensions(lines []string) Extensions {
+// parseExtensions reads a positive EHLO/LHLO reply: the first line is the
+// server's greeting text, each later one "keyword[ params]". Only a 250
+// lists extensions (RFC 5321 §4.1.1.1 ehlo-ok-rsp); another 2xx is a
+// greeting without any, as smtplib takes it. Keywords are matched
+// case-insensitively (a lowercase "starttls" counts). A keyword repeated
+// keeps its first place and its last parameters, except AUTH, whose
+// lines are merged, as smtplib does; the old "AUTH=mech ..." form
+// (before RFC 2554 was final) is read as AUTH. Lines whose keyword is
+// not an RFC 5321 ehlo-keyword are ignored, except that '_' is accepted
+// (Exim advertises PIPE_CONNECT).
+func parseExtensions(r Reply) Extensions {
 	var e Extensions
-	if len(lines) == 0 {
+	if r.Code != 250 || len(r.Lines) == 0 {
 		return e
 	}
+	lines := r.Lines
 	e.greeting = lines[0]
 	if len(lines) > 1 {
 		e.list = make([]extension, 0, len(lines)-1)
@@ -48,10 +54,15 @@ func parseExtensions(lines []string) Extensions {
 		if kw == "AUTH" {
 			e.addAuth(params)
 		}
-		if e.Has(kw) {
-			continue
+		i := slices.IndexFunc(e.list, func(x extension) bool { return x.keyword == kw })
+		switch {
+		case i < 0:
+			e.list = append(e.list, extension{kw, params})
+		case kw == "AUTH":
+			e.list[i].params = strings.TrimSpace(e.list[i].params + " " + params)
+		default:
+			e.list[i].params = params // the last one wins
 		}
-		e.list = append(e.list, extension{kw, params})
 	}
 	return e
 }
@@ -162,10 +173,15 @@ func RequiredExtension(p Param) string {
 
 // Permits checks that the server advertised what cmd needs: STARTTLS,
 // AUTH, CHUNKING for BDAT, and the extension behind every MAIL and RCPT
-// parameter (RequiredExtension). It is the check Send makes, exported so
-// that a caller can refuse a whole transaction before its first command
-// goes out. The error is a *NotAdvertisedError.
+// parameter (RequiredExtension); and that the line is within the limit
+// the advertised extensions set (MaxLine). It is the check Send makes,
+// exported so that a caller can refuse a whole transaction before its
+// first command goes out. The error is a *NotAdvertisedError, or one
+// wrapping ErrCommandTooLong.
 func (e Extensions) Permits(cmd Command) error {
+	if err := cmd.checkLength(e.Has); err != nil {
+		return err
+	}
 	need := ""
 	switch cmd.Verb {
 	case VerbStartTLS:

@@ -27,7 +27,8 @@ type entry struct {
 	op  op
 	end int64 // offset in the outgoing stream just past its last byte
 	// owed counts the replies still owed to an LMTP end of data (one per
-	// accepted recipient); 0 until the first of them arrives.
+	// accepted recipient; 0 until the first of them arrives) or to raw
+	// bytes (Command.Replies).
 	owed int
 }
 
@@ -37,7 +38,7 @@ func (c *Client) record(cmd Command) Handle {
 		c.ledger, c.head = c.ledger[:0], 0
 	}
 	c.last++
-	c.ledger = append(c.ledger, entry{h: c.last, cmd: cmd, op: opOf(cmd), end: c.queuedBytes()})
+	c.ledger = append(c.ledger, entry{h: c.last, cmd: cmd, op: opOf(cmd), end: c.queuedBytes(), owed: cmd.Replies})
 	c.applySend(opOf(cmd))
 	return c.last
 }
@@ -156,6 +157,12 @@ func (c *Client) dispatch(r Reply, off int64) {
 		return
 	}
 	ev := Event{Kind: EventReply, Handle: e.h, Cmd: e.cmd, Reply: r, Done: true}
+	if e.owed > 1 && e.op == op(VerbRaw) && r.Code != codeClosing {
+		e.owed-- // raw bytes asking for more replies (RawBytes)
+		ev.Done = false
+		c.emit(ev)
+		return
+	}
 	if c.cfg.LMTP && perRecipient[e.op] && !c.lmtpReply(e, &ev) {
 		c.emit(ev) // more recipients are owed a reply
 		return
@@ -207,7 +214,7 @@ func (c *Client) settle(h entry, r Reply) {
 	if r.Positive() {
 		switch h.op {
 		case op(VerbEhlo), op(VerbLhlo):
-			c.ext = parseExtensions(r.Lines)
+			c.ext = parseExtensions(r)
 		case op(VerbHelo), op(VerbStartTLS):
 			c.ext = Extensions{}
 		}

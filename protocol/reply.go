@@ -50,6 +50,45 @@ func (r Reply) Permanent() bool { return r.Code/100 == 5 }
 // Text returns the lines joined with "\n".
 func (r Reply) Text() string { return strings.Join(r.Lines, "\n") }
 
+// ReceivedLines returns the reply's lines as the server wrote them,
+// without line endings: "250-2.1.0 Ok", "250 2.1.0 done". It is computed
+// on demand from Code, Enhanced and Lines (nothing is stored twice), so
+// two details are normalised: the separator after the code is the one
+// RFC 5321 prescribes ('-' on every line but the last), and a
+// continuation line that carried no enhanced code although the first did
+// is shown with the first line's (RFC 2034 §4 asks for it on every line;
+// a line with a different code keeps its own, which stayed in Lines).
+func (r Reply) ReceivedLines() []string {
+	code := strconv.Itoa(r.Code)
+	enh := r.Enhanced.String()
+	out := make([]string, len(r.Lines))
+	for i, l := range r.Lines {
+		sep := "-"
+		if i == len(r.Lines)-1 {
+			sep = " "
+		}
+		switch {
+		case enh != "" && (i == 0 || !startsEnhanced(l, r.Code/100)):
+			out[i] = code + sep + enh + " " + l
+		case l == "" && sep == " ":
+			out[i] = code // a bare "250"
+		default:
+			out[i] = code + sep + l
+		}
+		if enh != "" && l == "" {
+			out[i] = code + sep + enh
+		}
+	}
+	return out
+}
+
+// startsEnhanced reports whether text starts with an enhanced code of
+// the given class.
+func startsEnhanced(text string, class int) bool {
+	_, _, ok := parseEnhanced([]byte(text), class)
+	return ok
+}
+
 // String renders the reply as "250 2.1.0 Ok" (first line only when there
 // are several, followed by " (+n lines)").
 func (r Reply) String() string {

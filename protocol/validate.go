@@ -7,8 +7,18 @@ import (
 )
 
 // validate checks everything about a command that does not depend on the
-// conversation: characters, argument syntax, parameter syntax.
+// conversation: characters, argument syntax, parameter syntax, and the
+// line length no server could accept (the highest limit, as if every
+// extension that raises it were advertised; Extensions.Permits applies
+// the server's).
 func (c Command) validate() error {
+	if err := c.validateSyntax(); err != nil {
+		return err
+	}
+	return c.checkLength(anyExtension)
+}
+
+func (c Command) validateSyntax() error {
 	if err := checkText(c.Arg); err != nil {
 		return err
 	}
@@ -20,16 +30,19 @@ func (c Command) validate() error {
 			return err
 		}
 	}
-	if c.Data != nil && c.Verb != VerbAuth && c.Verb != VerbAuthResponse {
-		return invalidArg("only AUTH carries data")
+	if c.Data != nil && c.Verb != VerbAuth && c.Verb != VerbAuthResponse && c.Verb != VerbRaw {
+		return invalidArg("only AUTH and raw bytes carry data")
+	}
+	if c.Replies != 0 && !c.isRawBytes() {
+		return invalidArg("only raw bytes say how many replies they ask for")
 	}
 	if c.Cancel && (c.Verb != VerbAuthResponse || len(c.Data) > 0) {
 		return invalidArg("cancel is an AUTH response without data")
 	}
 	switch c.Verb {
 	case VerbHelo, VerbEhlo, VerbLhlo:
-		if c.Arg == "" || strings.IndexByte(c.Arg, ' ') >= 0 || !codec.IsASCII(c.Arg) {
-			return invalidArg("hello needs one ASCII domain or address literal")
+		if !ValidHelloName(c.Arg) {
+			return invalidArg("hello needs a domain or an address literal: " + safe(c.Arg))
 		}
 		return noParams(c)
 	case VerbStartTLS, VerbData, VerbRset, VerbQuit, VerbAuthResponse:
@@ -63,7 +76,18 @@ func (c Command) validate() error {
 			return err
 		}
 		return checkParams(c.Params)
-	case VerbVrfy, VerbExpn, VerbRaw:
+	case VerbRaw:
+		if c.isRawBytes() {
+			if c.Arg != "" || len(c.Data) == 0 || c.Replies < 1 {
+				return invalidArg("raw bytes need bytes and at least one reply")
+			}
+			return noParams(c)
+		}
+		if c.Arg == "" {
+			return invalidArg("RAW needs an argument")
+		}
+		return noParams(c)
+	case VerbVrfy, VerbExpn:
 		if c.Arg == "" {
 			return invalidArg(c.Verb.String() + " needs an argument")
 		}

@@ -39,8 +39,15 @@ type BatchResult struct {
 // messages not yet started get the error as well, wrapped with ErrClosed.
 func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 	out := make([]BatchResult, len(msgs))
+	if err := c.enter(); err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+	defer c.leave()
 	txns := make([]*txn, len(msgs))
-	if err := c.EhloOrHeloIfNeeded(ctx); err != nil {
+	if err := c.ehloOrHeloIfNeeded(ctx); err != nil {
 		for i := range out {
 			out[i].Err = err
 		}

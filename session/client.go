@@ -45,6 +45,7 @@ type Client struct {
 	mu     sync.Mutex // guards conn against Close from another goroutine
 	conn   net.Conn
 	closed atomic.Bool
+	busy   atomic.Bool // a call is in progress (guard.go)
 
 	pc        *protocol.Client
 	opts      Options
@@ -57,13 +58,21 @@ type Client struct {
 	chunk     []byte    // BDAT chunk buffer, allocated on first use
 	salvageBy time.Time // non-zero: reading, until then, what the server said before it hung up (see Client.salvage)
 
-	greeting protocol.Reply
-	err      error // sticky: why the client is unusable
-	didHello bool
-	esmtp    bool
-	isTLS    bool
-	tlsTried bool // TLSPolicy applied
-	authed   bool
+	greeting  protocol.Reply
+	hello     protocol.Reply // the last EHLO/HELO/LHLO reply, whatever its code
+	helloVerb protocol.Verb  // the verb that got it
+	tlsReply  protocol.Reply // the 220 to STARTTLS
+	err       error          // sticky: why the client is unusable
+	didHello  bool
+	esmtp     bool
+	isTLS     bool
+	tlsTried  bool // TLSPolicy applied
+	authed    bool
+
+	// Putcmd and SendRaw: the replies Getreply has not returned yet, and
+	// how many of those commands are still owed replies.
+	rawReplies []protocol.Reply
+	rawPending int
 
 	// handlers wait for the replies to the commands the core has queued,
 	// by handle (the greeting's is NoHandle); the core's ledger says which
@@ -144,7 +153,9 @@ func dial(ctx context.Context, addr string, defPort int, o *Options, implicitTLS
 // reported to OAUTHBEARER. A *tls.Conn counts as encrypted.
 //
 // A greeting that is not 2xx gives a *ConnectError wrapping its
-// *ReplyError; a lost connection, a protocol violation, a time-out or the
+// *ReplyError, after QUIT was sent and answered (RFC 5321 §3.1: a server
+// that greets with 554 waits for it) unless the greeting was a 421,
+// which closes at once; a lost connection, a protocol violation, a time-out or the
 // end of ctx give their own errors. On any error conn is closed.
 func NewClient(ctx context.Context, conn net.Conn, host string, o *Options) (*Client, error) {
 	var opts Options
@@ -201,6 +212,11 @@ func newClient(ctx context.Context, conn net.Conn, host string, port int, addr s
 	c.greeting = greeting.Reply
 	if !greeting.Reply.Positive() {
 		err := &ConnectError{Addr: addr, Err: newReplyError(protocol.Command{}, greeting.Reply)}
+		if greeting.Reply.Code != 421 { // a 421 has closed the channel (RFC 5321 §3.8)
+			// RFC 5321 §3.1: after a 554 greeting the server waits for
+			// QUIT (answering anything else 503); say goodbye properly.
+			_, _ = c.roundTrip(ctx, protocol.Quit())
+		}
 		c.shutdown(err)
 		return nil, err
 	}

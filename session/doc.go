@@ -8,8 +8,8 @@
 //	c, err := session.Dial(ctx, "mail.example.com:587", nil)
 //	if err != nil { ... }
 //	defer c.Close()
-//	if err := c.StartTLS(ctx, nil); err != nil { ... }
-//	if err := c.Login(ctx, "user", "password"); err != nil { ... }
+//	if _, err := c.StartTLS(ctx, nil); err != nil { ... }
+//	if _, err := c.Login(ctx, "user", "password"); err != nil { ... }
 //	res, err := c.SendMail(ctx, "me@example.com", []string{"you@example.net"}, body, nil)
 //	...
 //	c.Quit(ctx)

@@ -97,7 +97,10 @@ func TestEarlyReplyDuringBody(t *testing.T) {
 					t.Fatalf("err = %v (%T), want a *DataError with the server's 550", err, err)
 				}
 				w := *want
-				w.Command = tt.command
+				w.Command, w.Verb = tt.command, protocol.VerbBdat
+				if tt.command == "end of data" {
+					w.Verb = protocol.VerbEndData
+				}
 				if diff := cmp.Diff(&w, de.Reply); diff != "" {
 					t.Errorf("DataError.Reply (-want +got):\n%s", diff)
 				}
@@ -153,7 +156,7 @@ func TestEarlyHangUpDuringBody(t *testing.T) {
 		raw  string
 		want *session.ReplyError // nil: no *DataError
 	}{
-		{"421", "354 go\r\n421 4.3.2 shutting down\r\n", &session.ReplyError{Command: "end of data", Code: 421,
+		{"421", "354 go\r\n421 4.3.2 shutting down\r\n", &session.ReplyError{Command: "end of data", Verb: protocol.VerbEndData, Code: 421,
 			Enhanced: protocol.EnhancedCode{Class: 4, Subject: 3, Detail: 2}, Text: "shutting down"}},
 		{"silent", "354 go\r\n", nil},
 	}

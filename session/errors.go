@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/postwire/postwire/protocol"
@@ -54,14 +55,15 @@ var (
 // the server (smtplib's SMTPResponseException). The more specific errors
 // (SenderRefusedError, DataError, ...) wrap one.
 type ReplyError struct {
-	Command  string                // the command answered, as logged (AUTH payloads redacted)
+	Command  string                // the command answered, for display, as logged (AUTH payloads redacted)
+	Verb     protocol.Verb         // the command answered (VerbNone: the greeting, or a 421 no command asked for)
 	Code     int                   // the reply code, e.g. 550
 	Enhanced protocol.EnhancedCode // RFC 3463 enhanced status code; zero when absent
 	Text     string                // the reply text, lines joined with "\n"
 }
 
 func newReplyError(cmd protocol.Command, r protocol.Reply) *ReplyError {
-	return &ReplyError{Command: commandName(cmd), Code: r.Code, Enhanced: r.Enhanced, Text: r.Text()}
+	return &ReplyError{Command: commandName(cmd), Verb: cmd.Verb, Code: r.Code, Enhanced: r.Enhanced, Text: r.Text()}
 }
 
 // commandName is what errors show for cmd.
@@ -78,23 +80,45 @@ func commandName(cmd protocol.Command) string {
 }
 
 // Error returns "session: <command>: <code> <enhanced> <text>".
-func (e *ReplyError) Error() string {
+func (e *ReplyError) Error() string { return "session: " + e.detail() }
+
+// detail is Error without the package prefix, for the errors that wrap
+// one: every session error builds its text from its parts' details.
+func (e *ReplyError) detail() string {
 	var b strings.Builder
-	b.WriteString("session: ")
 	if e.Command != "" {
 		b.WriteString(e.Command)
 		b.WriteString(": ")
 	}
-	fmt.Fprintf(&b, "%d", e.Code)
-	if s := e.Enhanced.String(); s != "" {
-		b.WriteString(" ")
-		b.WriteString(s)
+	b.WriteString(e.reply())
+	return b.String()
+}
+
+// reply is "<code> <enhanced> <text>", the lines joined with " / ".
+func (e *ReplyError) reply() string {
+	s := strconv.Itoa(e.Code)
+	if enh := e.Enhanced.String(); enh != "" {
+		s += " " + enh
 	}
 	if e.Text != "" {
-		b.WriteString(" ")
-		b.WriteString(strings.ReplaceAll(e.Text, "\n", " / "))
+		s += " " + strings.ReplaceAll(e.Text, "\n", " / ")
 	}
-	return b.String()
+	return s
+}
+
+// detailer is implemented by the session's errors: their text without
+// the "session: " prefix.
+type detailer interface{ detail() string }
+
+// detailOf is err's text for use inside another session error.
+func detailOf(err error) string {
+	if d, ok := err.(detailer); ok {
+		return d.detail()
+	}
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
 }
 
 // Temporary reports whether the reply is a transient failure (4xx): the
@@ -115,8 +139,10 @@ type SenderRefusedError struct {
 }
 
 // Error names the sender and the reply.
-func (e *SenderRefusedError) Error() string {
-	return fmt.Sprintf("session: sender <%s> refused: %s", e.Sender, strings.TrimPrefix(e.Reply.Error(), "session: "))
+func (e *SenderRefusedError) Error() string { return "session: " + e.detail() }
+
+func (e *SenderRefusedError) detail() string {
+	return "sender <" + e.Sender + "> refused: " + e.Reply.detail()
 }
 
 // Unwrap returns the reply.
@@ -130,8 +156,10 @@ type RecipientError struct {
 }
 
 // Error names the recipient and the reply.
-func (e *RecipientError) Error() string {
-	return fmt.Sprintf("session: recipient <%s> refused: %s", e.Recipient, strings.TrimPrefix(e.Reply.Error(), "session: "))
+func (e *RecipientError) Error() string { return "session: " + e.detail() }
+
+func (e *RecipientError) detail() string {
+	return "recipient <" + e.Recipient + "> refused: " + e.Reply.detail()
 }
 
 // Unwrap returns the reply.
@@ -153,7 +181,7 @@ func (e *RecipientsRefusedError) Error() string {
 			fmt.Fprintf(&b, "; ...")
 			break
 		}
-		fmt.Fprintf(&b, "; <%s>: %d %s", r.Recipient, r.Reply.Code, firstLine(r.Reply.Text))
+		fmt.Fprintf(&b, "; <%s>: %s", r.Recipient, firstLine(r.Reply.reply()))
 	}
 	return b.String()
 }
@@ -200,10 +228,12 @@ type DataError struct {
 }
 
 // Error describes the refusing reply, and the connection failure if any.
-func (e *DataError) Error() string {
-	s := "session: message refused: " + strings.TrimPrefix(e.Reply.Error(), "session: ")
+func (e *DataError) Error() string { return "session: " + e.detail() }
+
+func (e *DataError) detail() string {
+	s := "message refused: " + e.Reply.detail()
 	if e.Err != nil {
-		s += " (then " + strings.TrimPrefix(e.Err.Error(), "session: ") + ")"
+		s += " (then " + detailOf(e.Err) + ")"
 	}
 	return s
 }
@@ -225,11 +255,13 @@ type ConnectError struct {
 }
 
 // Error names the address and the cause.
-func (e *ConnectError) Error() string {
+func (e *ConnectError) Error() string { return "session: " + e.detail() }
+
+func (e *ConnectError) detail() string {
 	if e.Addr == "" {
-		return "session: connect: " + strings.TrimPrefix(e.Err.Error(), "session: ")
+		return "connect: " + detailOf(e.Err)
 	}
-	return "session: connect " + e.Addr + ": " + strings.TrimPrefix(e.Err.Error(), "session: ")
+	return "connect " + e.Addr + ": " + detailOf(e.Err)
 }
 
 // Unwrap returns the cause.
@@ -242,9 +274,9 @@ type HeloError struct {
 }
 
 // Error describes the refusing reply.
-func (e *HeloError) Error() string {
-	return "session: hello refused: " + strings.TrimPrefix(e.Reply.Error(), "session: ")
-}
+func (e *HeloError) Error() string { return "session: " + e.detail() }
+
+func (e *HeloError) detail() string { return "hello refused: " + e.Reply.detail() }
 
 // Unwrap returns the reply.
 func (e *HeloError) Unwrap() error { return e.Reply }
@@ -252,18 +284,52 @@ func (e *HeloError) Unwrap() error { return e.Reply }
 // AuthError: authentication failed (smtplib's SMTPAuthenticationError).
 // Err is the server's *ReplyError, or the mechanism's error (for example
 // auth.ErrServerSignature, auth.ErrInsecure, or an *auth.ChooseError when
-// no mechanism could be used). Mechanism names the last mechanism tried.
+// no mechanism could be used). Mechanism names the last mechanism tried;
+// the text says whether the server refused the mechanism (MechanismRefused)
+// or the credentials.
 type AuthError struct {
 	Mechanism string
 	Err       error
 }
 
 // Error names the mechanism and the cause.
-func (e *AuthError) Error() string {
-	if e.Mechanism == "" {
-		return "session: authentication failed: " + strings.TrimPrefix(e.Err.Error(), "session: ")
+func (e *AuthError) Error() string { return "session: " + e.detail() }
+
+func (e *AuthError) detail() string {
+	s := "authentication failed: "
+	if e.Mechanism != "" {
+		s = "authentication with " + e.Mechanism + " failed: "
 	}
-	return "session: authentication with " + e.Mechanism + " failed: " + strings.TrimPrefix(e.Err.Error(), "session: ")
+	var re *ReplyError
+	switch {
+	case e.MechanismRefused():
+		s += "mechanism refused: "
+	case errors.As(e.Err, &re) && re.Code == 535:
+		s += "credentials refused: "
+	}
+	return s + detailOf(e.Err)
+}
+
+// MechanismRefused reports whether the server refused the mechanism
+// rather than the credentials, so that another mechanism may be tried
+// (RFC 4954 §4 and §6): 504 (unrecognized mechanism, 5.5.4), 534 (too
+// weak, 5.7.9), 538 (encryption required, 5.7.11), or another 5xx but
+// 535 to the AUTH command itself (as a server that does not implement
+// the mechanism answers, 502 or 500). Never 535 (credentials invalid),
+// a 4xx (454: a temporary failure, 432: a password transition), or a
+// verdict after a challenge was answered.
+func (e *AuthError) MechanismRefused() bool {
+	var re *ReplyError
+	if !errors.As(e.Err, &re) {
+		return false
+	}
+	switch re.Code {
+	case 504, 534, 538:
+		return true
+	case 535:
+		return false
+	}
+	return re.Verb == protocol.VerbAuth && re.Code/100 == 5
 }
 
 // Unwrap returns the cause.
@@ -295,8 +361,10 @@ type UnknownDeliveryError struct {
 }
 
 // Error gives the cause.
-func (e *UnknownDeliveryError) Error() string {
-	return "session: delivery status unknown: " + strings.TrimPrefix(e.Err.Error(), "session: ")
+func (e *UnknownDeliveryError) Error() string { return "session: " + e.detail() }
+
+func (e *UnknownDeliveryError) detail() string {
+	return "delivery status unknown: " + detailOf(e.Err)
 }
 
 // Unwrap returns ErrDeliveryUnknown and the cause.

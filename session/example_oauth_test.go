@@ -40,11 +40,11 @@ func ExampleClient_Auth_oauthTokenFunc() {
 			fmt.Println(err)
 			return
 		}
-		if err := c.StartTLS(ctx, nil); err != nil {
+		if _, err := c.StartTLS(ctx, nil); err != nil {
 			fmt.Println(err)
 			return
 		}
-		err = c.Auth(ctx, m)
+		_, err = c.Auth(ctx, m)
 		var re *session.ReplyError
 		if errors.As(err, &re) {
 			fmt.Println("refused:", re.Code, re.Enhanced)

@@ -137,11 +137,11 @@ func ExampleClient_StartTLS() {
 		return
 	}
 	defer c.Close()
-	if err := c.StartTLS(ctx, nil); err != nil {
+	if _, err := c.StartTLS(ctx, nil); err != nil {
 		fmt.Println(err)
 		return
 	}
-	if err := c.Login(ctx, "me", "secret"); err != nil {
+	if _, err := c.Login(ctx, "me", "secret"); err != nil {
 		fmt.Println(err)
 		return
 	}

@@ -37,7 +37,10 @@ func TestTLSRequiredAfterManualHello(t *testing.T) {
 			}},
 		{"Ehlo then Login", stripped,
 			func(c *session.Client) error { _, err := c.Ehlo(ctxTimeout(t), ""); return err },
-			func(c *session.Client) error { return c.Login(ctxTimeout(t), "user", "secret") }},
+			func(c *session.Client) error {
+				_, err := c.Login(ctxTimeout(t), "user", "secret")
+				return err
+			}},
 		{"Ehlo then Mail", stripped,
 			func(c *session.Client) error { _, err := c.Ehlo(ctxTimeout(t), ""); return err },
 			func(c *session.Client) error { _, err := c.Mail(ctxTimeout(t), "a@x.test"); return err }},
@@ -90,7 +93,7 @@ func TestStartTLSInjectionSameRead(t *testing.T) {
 	const script = "220 mx\r\n250-mx\r\n250 STARTTLS\r\n220 2.0.0 go ahead\r\n250-injected\r\n250 AUTH PLAIN\r\n"
 	c, conn := scripted(t, script, nil)
 	conn.eagerFrom = 2 // the injected reply comes with the 220
-	err := c.StartTLS(ctxTimeout(t), nil)
+	_, err := c.StartTLS(ctxTimeout(t), nil)
 	if !errors.Is(err, protocol.ErrTLSInjection) {
 		t.Fatalf("StartTLS error = %v (%T), want ErrTLSInjection", err, err)
 	}
@@ -124,7 +127,7 @@ func TestAuthIntermediateReplies(t *testing.T) {
 			o.AllowInsecureAuth = true
 			c, conn := scripted(t, tt.script, o)
 			ctx := ctxTimeout(t)
-			err := c.Auth(ctx, auth.Plain("", "u", "p"))
+			_, err := c.Auth(ctx, auth.Plain("", "u", "p"))
 			var ae *session.AuthError
 			if !errors.As(err, &ae) {
 				t.Fatalf("Auth error = %v (%T), want *AuthError", err, err)
@@ -176,7 +179,7 @@ func TestAuthUnverifiedServerClosesTyped(t *testing.T) {
 	o := opts()
 	c, _ := scripted(t, "220 mx\r\n250-mx\r\n250 AUTH SCRAM-SHA-256\r\n235 2.7.0 welcome, whoever you are\r\n", o)
 	ctx := ctxTimeout(t)
-	err := c.Login(ctx, "u", "p")
+	_, err := c.Login(ctx, "u", "p")
 	var ae *session.AuthError
 	if !errors.As(err, &ae) || !errors.Is(err, auth.ErrServerSignature) {
 		t.Fatalf("Login error = %v, want *AuthError wrapping auth.ErrServerSignature", err)

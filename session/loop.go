@@ -51,6 +51,9 @@ func (f replyFunc) onReply(ev protocol.Event, err error) { f(ev, err) }
 // send hands cmd to the core and registers fn (nil: the reply is not
 // needed) for its replies.
 func (c *Client) send(ctx context.Context, cmd protocol.Command, fn handler) (protocol.Handle, error) {
+	if err := c.greetFor(ctx, cmd.Verb); err != nil {
+		return protocol.NoHandle, err
+	}
 	return c.enqueue(ctx, cmd, nil, fn)
 }
 
@@ -231,9 +234,9 @@ func (c *Client) refusal(body protocol.Command) *ReplyError {
 		return newReplyError(body, pe.Reply)
 	}
 	var re *ReplyError
-	if errors.As(c.err, &re) && re.Code == 421 && re.Command == commandName(protocol.Command{}) {
+	if errors.As(c.err, &re) && re.Code == 421 && re.Verb == protocol.VerbNone {
 		r := *re
-		r.Command = commandName(body)
+		r.Command, r.Verb = commandName(body), body.Verb
 		return &r
 	}
 	return nil

@@ -20,6 +20,9 @@ import (
 // errors (codec.ErrNoSender, codec.ErrNoRecipients,
 // codec.ErrMultipleResent, ...) and the reader's.
 func (c *Client) SendMessage(ctx context.Context, msg io.Reader, o *SendOptions) (*SendResult, error) {
+	if c.busy.Load() { // before reading msg; SendBatch checks again
+		return nil, ErrConcurrentUse
+	}
 	var opts SendOptions
 	if o != nil {
 		opts = *o

@@ -40,10 +40,11 @@ func TestOAuthTokenRefreshed(t *testing.T) {
 			for i := range 2 {
 				c := connect(t, transports[0], s, o)
 				ctx := context.WithValue(ctxTimeout(t), tokenCtxKey{}, i+1)
-				if err := c.StartTLS(ctx, nil); err != nil {
+				if _, err := c.StartTLS(ctx, nil); err != nil {
 					t.Fatalf("StartTLS: %v", err)
 				}
-				errs = append(errs, c.Auth(ctx, m))
+				_, err := c.Auth(ctx, m)
+				errs = append(errs, err)
 				if len(seen) != i+1 {
 					t.Fatalf("after Auth on connection %d the token function ran %d times", i+1, len(seen))
 				}
@@ -101,7 +102,7 @@ func TestOAuthTokenError(t *testing.T) {
 	c := connect(t, transports[0], s, o)
 	ctx := ctxTimeout(t)
 	calls := 0
-	err := c.Auth(ctx, auth.XOAUTH2Func(user, func(context.Context) (string, error) { calls++; return "", boom }))
+	_, err := c.Auth(ctx, auth.XOAUTH2Func(user, func(context.Context) (string, error) { calls++; return "", boom }))
 	var ae *session.AuthError
 	if !errors.As(err, &ae) || ae.Mechanism != "XOAUTH2" || !errors.Is(err, boom) {
 		t.Fatalf("Auth = %v; want an *AuthError for XOAUTH2 wrapping the token error", err)
@@ -115,7 +116,7 @@ func TestOAuthTokenError(t *testing.T) {
 	if _, err := c.Noop(ctx); err != nil {
 		t.Errorf("Noop after the token error: %v", err)
 	}
-	if err := c.Auth(ctx, auth.XOAUTH2Func(user, func(context.Context) (string, error) { return "tok", nil })); err != nil {
+	if _, err := c.Auth(ctx, auth.XOAUTH2Func(user, func(context.Context) (string, error) { return "tok", nil })); err != nil {
 		t.Errorf("Auth with a working token function: %v", err)
 	}
 }

@@ -88,7 +88,8 @@ const (
 type Options struct {
 	// LocalName is the name sent in EHLO/HELO/LHLO (smtplib's
 	// local_hostname). "" means the fully qualified name of this host
-	// (os.Hostname, resolved when it has no dot), else the connection's
+	// (os.Hostname, resolved when it has no dot) when it is a valid domain
+	// (protocol.ValidHelloName), else the connection's
 	// local IP address as an address literal ("[192.0.2.1]"), else
 	// "localhost".
 	LocalName string
@@ -272,7 +273,7 @@ func localName(o *Options, conn net.Conn) string {
 	if o.LocalName != "" {
 		return o.LocalName
 	}
-	if n := hostFQDN(); n != "" {
+	if n := hostFQDN(); n != "" && protocol.ValidHelloName(n) { // a host name with '_' would be refused
 		return n
 	}
 	if a, ok := conn.LocalAddr().(*net.TCPAddr); ok && a != nil && a.IP != nil {

@@ -263,7 +263,7 @@ func TestPoolDialers(t *testing.T) {
 				if err != nil {
 					return nil, err
 				}
-				if err := c.Login(ctx, user, password); err != nil {
+				if _, err := c.Login(ctx, user, password); err != nil {
 					c.Close()
 					return nil, err
 				}

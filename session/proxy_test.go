@@ -52,7 +52,7 @@ func TestLoginThroughProxy(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Dial %s: %v", tt.addr, err)
 		}
-		err = c.Login(ctxTimeout(t), user, password)
+		_, err = c.Login(ctxTimeout(t), user, password)
 		c.Close()
 		want[tt.addr] = tt.plain
 		got[tt.addr] = err == nil

@@ -141,7 +141,7 @@ type RecipientResult struct {
 // SendResult.Recipients; the call fails with *RecipientsRefusedError only
 // when no recipient got the message.
 func (c *Client) SendMail(ctx context.Context, from string, to []string, body io.Reader, o *SendOptions) (*SendResult, error) {
-	res := c.SendBatch(ctx, []Envelope{{From: from, To: to, Body: body, Options: o}})
+	res := c.SendBatch(ctx, []Envelope{{From: from, To: to, Body: body, Options: o}}) // guarded there
 	return res[0].Result, res[0].Err
 }
 
@@ -158,6 +158,10 @@ func (c *Client) SendMail(ctx context.Context, from string, to []string, body io
 // recipient: Data returns the last one, and a *RecipientsRefusedError
 // listing the recipients whose reply was negative, if any.
 func (c *Client) Data(ctx context.Context, r io.Reader) (protocol.Reply, error) {
+	if err := c.enter(); err != nil {
+		return protocol.Reply{}, err
+	}
+	defer c.leave()
 	ev, err := c.roundTrip(ctx, protocol.Data())
 	if err != nil {
 		return ev.Reply, err

@@ -28,33 +28,45 @@ type tlsConn interface {
 // protocol.ErrTLSInjection when the server sent anything between its 220
 // and the handshake; a *transport.HandshakeError (wrapping e.g. an
 // x509.HostnameError) when the handshake fails; the errors of Ehlo. Any
-// failure after the 220 closes the connection.
-func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
+// failure after the 220 closes the connection. The reply is the server's
+// answer to STARTTLS (smtplib's starttls returns it): the 220, or the
+// refusal.
+func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) (protocol.Reply, error) {
+	if err := c.enter(); err != nil {
+		return protocol.Reply{}, err
+	}
+	defer c.leave()
 	wasTLS := c.isTLS
-	if err := c.EhloOrHeloIfNeeded(ctx); err != nil {
-		return err
+	if err := c.ehloOrHeloIfNeeded(ctx); err != nil {
+		return protocol.Reply{}, err
 	}
 	if c.isTLS && !wasTLS {
-		return nil // Options.TLSPolicy has just done it
+		return c.tlsReply, nil // Options.TLSPolicy has just done it
 	}
 	return c.startTLS(ctx, cfg)
 }
 
 // startTLS is StartTLS once the server has been greeted.
-func (c *Client) startTLS(ctx context.Context, cfg *tls.Config) error {
+func (c *Client) startTLS(ctx context.Context, cfg *tls.Config) (protocol.Reply, error) {
 	if err := c.needExt("STARTTLS"); err != nil {
-		return err
+		return protocol.Reply{}, err
 	}
 	if cfg == nil {
 		cfg = c.opts.TLSConfig
 	}
 	ev, err := c.roundTrip(ctx, protocol.StartTLS())
 	if err != nil {
-		return err
+		return ev.Reply, err
 	}
 	if ev.Kind != protocol.EventStartTLS {
-		return newReplyError(ev.Cmd, ev.Reply)
+		return ev.Reply, newReplyError(ev.Cmd, ev.Reply)
 	}
+	c.tlsReply = ev.Reply
+	return ev.Reply, c.handshake(ctx, cfg)
+}
+
+// handshake does the TLS handshake after the 220 and greets again.
+func (c *Client) handshake(ctx context.Context, cfg *tls.Config) error {
 	if err := c.pc.Err(); err != nil {
 		// Bytes after the 220 (read with it): an injection. The core
 		// decided; no handshake with whoever sent them.
@@ -83,5 +95,5 @@ func (c *Client) startTLS(ctx context.Context, cfg *tls.Config) error {
 	}
 	c.isTLS = true
 	c.didHello, c.esmtp, c.authed = false, false, false
-	return c.EhloOrHeloIfNeeded(ctx) // EHLO, or HELO if refused, as on a new connection
+	return c.ehloOrHeloIfNeeded(ctx) // EHLO, or HELO if refused, as on a new connection
 }

@@ -44,7 +44,7 @@ func TestStartTLS(t *testing.T) {
 		if !c.HasExtension("starttls") || c.TLS() {
 			t.Fatalf("before: STARTTLS advertised %v, TLS %v", c.HasExtension("STARTTLS"), c.TLS())
 		}
-		if err := c.StartTLS(ctx, nil); err != nil {
+		if _, err := c.StartTLS(ctx, nil); err != nil {
 			t.Fatalf("StartTLS: %v", err)
 		}
 		if !c.TLS() || c.HasExtension("STARTTLS") || !c.HasExtension("PIPELINING") {
@@ -114,7 +114,7 @@ func TestStartTLSFailures(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.Close()
-				err = c.StartTLS(ctx, nil)
+				_, err = c.StartTLS(ctx, nil)
 				if !tt.check(err) {
 					t.Fatalf("StartTLS error = %v (%T), want %s", err, err, tt.wantErr)
 				}

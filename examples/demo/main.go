@@ -126,13 +126,13 @@ func converse(ctx context.Context, c config, opts *session.Options, out io.Write
 	}
 	if c.tls == "starttls" || c.tls == "opportunistic" && client.HasExtension("STARTTLS") {
 		// Upgrades the connection, verifies the certificate, greets again.
-		if err := client.StartTLS(ctx, nil); err != nil {
+		if _, err := client.StartTLS(ctx, nil); err != nil {
 			return err
 		}
 	}
 	if c.user != "" {
 		// Login picks the strongest mechanism both sides know (SCRAM here).
-		if err := client.Login(ctx, c.user, c.password); err != nil {
+		if _, err := client.Login(ctx, c.user, c.password); err != nil {
 			return err
 		}
 	}

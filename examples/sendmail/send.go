@@ -87,7 +87,7 @@ func connect(ctx context.Context, c config, opts *session.Options) (*session.Cli
 		err = secure(ctx, client, mode, c.lmtp != "")
 	}
 	if err == nil && c.user != "" {
-		err = client.Login(ctx, c.user, c.password)
+		_, err = client.Login(ctx, c.user, c.password)
 	}
 	if err != nil {
 		client.Close()
@@ -120,7 +120,8 @@ func secure(ctx context.Context, client *session.Client, mode string, unixSocket
 	}
 	switch {
 	case mode == "starttls", mode == "opportunistic" && client.HasExtension("STARTTLS"):
-		return client.StartTLS(ctx, nil) // a *NotSupportedError when STARTTLS is not offered
+		_, err := client.StartTLS(ctx, nil)
+		return err // a *NotSupportedError when STARTTLS is not offered
 	}
 	return nil
 }

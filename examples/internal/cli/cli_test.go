@@ -82,7 +82,7 @@ func TestTranscriptSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Login(ctx, "u", "hunter2-hunter2"); err != nil {
+	if _, err := c.Login(ctx, "u", "hunter2-hunter2"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Quit(ctx); err != nil {
