@@ -87,11 +87,12 @@ func readEnvelope(msg io.Reader, limit int) (codec.Envelope, io.Reader, int64, e
 	rest := buf[hdr:]
 	var body io.Reader = io.MultiReader(bytes.NewReader(env.Header), bytes.NewReader(rest), msg)
 	var size int64
+	scratch := make([]byte, 48<<10)
 	if rerr != nil {
 		body = io.MultiReader(bytes.NewReader(env.Header), bytes.NewReader(rest))
-		size = int64(len(env.Header) + len(rest))
-	} else if n, ok := knownLen(msg); ok {
-		size = int64(len(env.Header)+len(rest)) + n
+		size, _ = normalizedLen(scratch, bytes.NewReader(env.Header), bytes.NewReader(rest))
+	} else if view, ok := unreadView(msg); ok {
+		size, _ = normalizedLen(scratch, bytes.NewReader(env.Header), bytes.NewReader(rest), view)
 	}
 	return env, body, size, nil
 }

@@ -32,15 +32,6 @@ func (b *poolBody) Read(p []byte) (int, error) {
 	return b.r.Read(p)
 }
 
-// Len is the unread length when the wrapped reader knows it (see
-// knownLen), so that SIZE is announced as without the wrapper.
-func (b *poolBody) Len() int {
-	if l, ok := b.r.(interface{ Len() int }); ok {
-		return l.Len()
-	}
-	return -1
-}
-
 // rewind reports whether the body can be sent again from its start.
 func (b *poolBody) rewind() bool {
 	if !b.read {

@@ -1,12 +1,10 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/postwire/postwire/protocol"
 )
@@ -315,22 +313,4 @@ func (c *Client) bodyBuffer() []byte {
 		c.body = make([]byte, size)
 	}
 	return c.body
-}
-
-// knownLen returns the unread length of the readers whose length is known
-// without reading them.
-func knownLen(r io.Reader) (int64, bool) {
-	switch r := r.(type) {
-	case *bytes.Reader:
-		return int64(r.Len()), true
-	case *strings.Reader:
-		return int64(r.Len()), true
-	case *bytes.Buffer:
-		return int64(r.Len()), true
-	case *poolBody:
-		if n := r.Len(); n >= 0 {
-			return int64(n), true
-		}
-	}
-	return 0, false
 }

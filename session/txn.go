@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/postwire/postwire/codec"
@@ -68,100 +67,21 @@ func (t *txn) fail(err error) {
 func (t *txn) prepare() error {
 	c := t.c
 	if len(t.to) == 0 {
-		return ErrNoRecipients
+		return &protocol.UsageError{State: c.pc.State(), Verb: protocol.VerbRcpt, Err: ErrNoRecipients}
 	}
 	if t.body == nil {
 		t.body = strings.NewReader("")
 	}
-	o := &t.opts
-	var mp []protocol.Param
-	add := func(ext string, p protocol.Param) error {
-		if err := c.needExt(ext); err != nil {
-			return err
-		}
-		mp = append(mp, p)
-		return nil
+	mp, err := t.mailParamsFor()
+	if err != nil {
+		return err
 	}
-	utf8 := o.SMTPUTF8 || !codec.IsASCII(t.from)
-	for _, to := range t.to {
-		utf8 = utf8 || !codec.IsASCII(to)
-	}
-	size := o.Size
-	if size <= 0 {
-		size, _ = knownLen(t.body)
-	}
-	if size > 0 && c.HasExtension("SIZE") {
-		if limit, ok := c.Extensions().Size(); ok && limit > 0 && size > limit {
-			return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, size, limit)
-		}
-		mp = append(mp, protocol.Param{Key: "SIZE", Value: strconv.FormatInt(size, 10)})
-	}
-	body8 := o.EightBitMIME || (utf8 && c.HasExtension("8BITMIME"))
-	if body8 {
-		if err := add("8BITMIME", protocol.Param{Key: "BODY", Value: "8BITMIME"}); err != nil {
-			return err
-		}
-	}
-	if utf8 {
-		if err := add("SMTPUTF8", protocol.Param{Key: "SMTPUTF8"}); err != nil {
-			return err
-		}
-	}
-	if o.RequireTLS {
-		if err := add("REQUIRETLS", protocol.Param{Key: "REQUIRETLS"}); err != nil {
-			return err
-		}
-	}
-	if o.Return != "" {
-		if err := add("DSN", protocol.Param{Key: "RET", Value: string(o.Return)}); err != nil {
-			return err
-		}
-	}
-	if o.EnvelopeID != "" {
-		if err := add("DSN", protocol.Param{Key: "ENVID", Value: codec.XtextEncode(o.EnvelopeID)}); err != nil {
-			return err
-		}
-	}
-	mp = append(mp, o.MailParams...)
 	t.mailParams = mp
 	if err := c.preflight(protocol.Mail(t.from, mp...)); err != nil {
 		return err
 	}
-	if len(o.Notify) > 0 || o.OriginalRecipients {
-		if err := c.needExt("DSN"); err != nil {
-			return err
-		}
-	}
-	// The same parameters for every recipient unless DSN adds its own:
-	// then one list each (ORCPT names the recipient).
-	perRcpt := o.OriginalRecipients || len(o.Notify) > 0
-	if perRcpt {
-		t.rcptParams = make([][]protocol.Param, len(t.to))
-	}
-	notify := ""
-	if len(o.Notify) > 0 {
-		vals := make([]string, len(o.Notify))
-		for j, n := range o.Notify {
-			vals[j] = string(n)
-		}
-		notify = strings.Join(vals, ",")
-	}
-	for i, to := range t.to {
-		rp := o.RcptParams
-		if perRcpt {
-			rp = nil
-			if notify != "" {
-				rp = append(rp, protocol.Param{Key: "NOTIFY", Value: notify})
-			}
-			if o.OriginalRecipients {
-				rp = append(rp, protocol.Param{Key: "ORCPT", Value: codec.ORCPT(to)})
-			}
-			rp = append(rp, o.RcptParams...)
-			t.rcptParams[i] = rp
-		}
-		if err := c.preflight(protocol.Rcpt(to, rp...)); err != nil {
-			return err
-		}
+	if err := t.rcptParamsFor(); err != nil {
+		return err
 	}
 	t.chunked = c.chunking()
 	t.started = true
