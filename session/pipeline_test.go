@@ -3,6 +3,7 @@ package session_test
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -268,6 +269,54 @@ func TestSendBatchPipeliningDisabled(t *testing.T) {
 			}
 			if got := len(s.Messages()); got != 3 {
 				t.Errorf("stored %d messages, want 3", got)
+			}
+		})
+	}
+}
+
+// SendBatch with PIPELINING and CHUNKING keeps a window of messages in
+// flight: 64 messages cost a few round trips (one per window, not one
+// per message), and a single SendMail one round trip.
+func TestBatchWindowRoundTrips(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		msgs    int
+		window  int
+		maxRTTs int64 // after the greeting and EHLO
+	}{
+		{"one message", 1, 0, 1},
+		{"64 messages, window 16", 64, 0, 4},
+		{"64 messages, window 8", 64, 8, 8},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t, smtptest.Config{})
+			lat := transport.NewLatencyConn(s.Pipe(), 0)
+			ctx := ctxTimeout(t)
+			c, err := session.NewClient(ctx, lat, serverName, &session.Options{LocalName: "client.test", BatchWindow: tt.window})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.EhloOrHeloIfNeeded(ctx); err != nil {
+				t.Fatal(err)
+			}
+			before := lat.RoundTrips()
+			var envs []session.Envelope
+			for i := range tt.msgs {
+				envs = append(envs, session.Envelope{From: "a@x.test", To: []string{"b@y.test"},
+					Body: strings.NewReader("Subject: " + strconv.Itoa(i) + "\r\n\r\nhi\r\n")})
+			}
+			for i, r := range c.SendBatch(ctx, envs) {
+				if r.Err != nil {
+					t.Fatalf("message %d: %v", i, r.Err)
+				}
+			}
+			t.Logf("%d messages: %d round trips", tt.msgs, lat.RoundTrips()-before)
+			if got := lat.RoundTrips() - before; got > tt.maxRTTs {
+				t.Errorf("%d messages took %d round trips, want at most %d", tt.msgs, got, tt.maxRTTs)
+			}
+			if n := len(s.Messages()); n != tt.msgs {
+				t.Errorf("%d messages stored, want %d", n, tt.msgs)
 			}
 		})
 	}
