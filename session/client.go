@@ -70,9 +70,10 @@ type Client struct {
 	authed    bool
 
 	// Putcmd and SendRaw: the replies Getreply has not returned yet, and
-	// how many of those commands are still owed replies.
+	// the newest of those commands (the core says whether it is still
+	// owed replies: they are answered in order).
 	rawReplies []protocol.Reply
-	rawPending int
+	rawLast    protocol.Handle
 
 	// handlers wait for the replies to the commands the core has queued,
 	// by handle (the greeting's is NoHandle); the core's ledger says which

@@ -54,9 +54,6 @@ func (c *Client) putRaw(ctx context.Context, cmd protocol.Command) (protocol.Han
 		return protocol.NoHandle, ErrNilContext
 	}
 	h, err := c.send(ctx, cmd, replyFunc(func(ev protocol.Event, err error) {
-		if err != nil || ev.Done {
-			c.rawPending--
-		}
 		if err == nil {
 			c.rawReplies = append(c.rawReplies, ev.Reply)
 		}
@@ -64,7 +61,7 @@ func (c *Client) putRaw(ctx context.Context, cmd protocol.Command) (protocol.Han
 	if err != nil {
 		return h, err
 	}
-	c.rawPending++
+	c.rawLast = h
 	conn := c.conn
 	c.watch(ctx)
 	if err := c.write(ctx, conn); err != nil {
@@ -85,7 +82,7 @@ func (c *Client) Getreply(ctx context.Context) (protocol.Reply, error) {
 	}
 	defer c.leave()
 	for len(c.rawReplies) == 0 {
-		if c.rawPending == 0 {
+		if !c.pc.Owed(c.rawLast) {
 			if err := c.usable(); err != nil {
 				return protocol.Reply{}, err
 			}
