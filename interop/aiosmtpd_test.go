@@ -50,7 +50,9 @@ var sendWays = []struct {
 func wantMailOptions(m message, size bool, extra ...string) []string {
 	var o []string
 	if size && !m.large {
-		o = append(o, "SIZE="+strconv.Itoa(len(m.raw)))
+		// RFC 1870: the octets as transmitted (line endings made CRLF), which is
+		// exactly what arrives.
+		o = append(o, "SIZE="+strconv.Itoa(len(m.want)))
 	}
 	if m.eightBit {
 		o = append(o, "BODY=8BITMIME")
