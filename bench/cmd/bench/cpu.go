@@ -15,13 +15,38 @@ import (
 	"github.com/postwire/postwire/bench"
 )
 
-// cpuCase is the CPU case: client CPU time per message, 1 recipient, to
-// smtp-sink.
-const cpuCase = "cpu-smtp-sink-1rcpt"
+// cpuTargets are the servers of the CPU cases, in the order run: Postfix's
+// smtp-sink (DATA for everyone) and the loopback case's smtptest sink
+// (CHUNKING, so BDAT for postwire; smtp-source sends DATA anyway).
+var cpuTargets = []string{"smtp-sink", "loopback"}
 
-// runCPU measures the CPU time per message of postwire's two clients and of
-// Postfix's smtp-source (when installed), each on one connection to the
-// smtp-sink target, sending cfg.cpuMsgs messages a round, interleaved.
+// cpuCase names the CPU case against a target: cpu-smtp-sink-1rcpt.
+func cpuCase(target string) string { return "cpu-" + target + "-1rcpt" }
+
+// runCPU runs the CPU cases wanted whose target is up, and reports whether
+// all of them succeeded.
+func runCPU(cfg config, targets []target) bool {
+	ok := true
+	for _, name := range cpuTargets {
+		if !cfg.wants(cpuCase(name)) {
+			continue
+		}
+		i := slices.IndexFunc(targets, func(t target) bool { return t.name == name })
+		if i < 0 {
+			fmt.Printf("note: %s skipped: its server did not start (see above)\n", cpuCase(name))
+			continue
+		}
+		if err := runCPUCase(cfg, cpuCase(name), targets[i]); err != nil {
+			fmt.Printf("FAIL: %s: %v\n", cpuCase(name), err)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// runCPUCase measures the CPU time per message of postwire's two clients
+// and of Postfix's smtp-source (when installed), each on one connection to
+// t, sending cfg.cpuMsgs messages a round, interleaved.
 //
 // postwire's figure is this process's rusage around its sends: only the
 // client works here, since every server runs in a child process and the
@@ -29,13 +54,7 @@ const cpuCase = "cpu-smtp-sink-1rcpt"
 // child process: a run of cfg.cpuMsgs messages less a run of one, which
 // takes out its start, connection, HELO and QUIT, as postwire's warm-up
 // does for its own.
-func runCPU(cfg config, targets []target) error {
-	i := slices.IndexFunc(targets, func(t target) bool { return t.name == "smtp-sink" })
-	if i < 0 {
-		fmt.Printf("note: %s skipped: it needs smtp-sink\n", cpuCase)
-		return nil
-	}
-	addr := targets[i].addr
+func runCPUCase(cfg config, name string, t target) error {
 	msg := bench.Message{From: bench.Sender, To: bench.Recipients(1), Body: bench.MakeBody(cfg.size)}
 	var ms []bench.CPUMeter
 	var mailers []bench.Mailer
@@ -48,7 +67,7 @@ func runCPU(cfg config, targets []target) error {
 		if !strings.HasPrefix(c.Name, "postwire") {
 			continue
 		}
-		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		conn, err := net.DialTimeout("tcp", t.addr, 5*time.Second)
 		if err != nil {
 			return err
 		}
@@ -60,16 +79,16 @@ func runCPU(cfg config, targets []target) error {
 		ms = append(ms, bench.MailerCPU(c.Name, m, c.Unit, cfg.cpuMsgs))
 	}
 	if bin := findBinary("smtp-source"); bin == "" {
-		fmt.Printf("note: %s: smtp-source skipped: Postfix's smtp-source is not installed (scripts/interop/install.sh installs it)\n", cpuCase)
+		fmt.Printf("note: %s: smtp-source skipped: Postfix's smtp-source is not installed (scripts/interop/install.sh installs it)\n", name)
 	} else {
-		ms = append(ms, sourceCPU(bin, addr, cfg.cpuMsgs, cfg.size, msg.From, msg.To[0]))
+		ms = append(ms, sourceCPU(bin, t.addr, cfg.cpuMsgs, cfg.size, msg.From, msg.To[0]))
 	}
-	fmt.Printf("# %s: client CPU time (user+sys) per message to smtp-sink on %s, %d messages a round per client, one connection each; "+
+	fmt.Printf("# %s: client CPU time (user+sys) per message to %s on %s, %d messages a round per client, one connection each; "+
 		"postwire: this process's getrusage around its sends (every server runs in another process); "+
 		"smtp-source: its rusage for -m %d less that for -m 1, over %d messages: %s\n",
-		cpuCase, addr, cfg.cpuMsgs, cfg.cpuMsgs, cfg.cpuMsgs-1, strings.Join(sourceArgs("ADDR", cfg.cpuMsgs, cfg.size, msg.From, msg.To[0]), " "))
+		name, t.desc, t.addr, cfg.cpuMsgs, cfg.cpuMsgs, cfg.cpuMsgs-1, strings.Join(sourceArgs("ADDR", cfg.cpuMsgs, cfg.size, msg.From, msg.To[0]), " "))
 	runtime.GC() // start from a heap holding nothing of earlier cases
-	rs, err := bench.InterleaveCPU(cpuCase, ms, cfg.rounds)
+	rs, err := bench.InterleaveCPU(name, ms, cfg.rounds)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,9 @@ func TestWants(t *testing.T) {
 		{"smtp-sink,dotstuff", "dotstuff", true},
 		{"smtp-sink,dotstuff", "loopback", false},
 		{",", "loopback", false},
+		{"cpu", "cpu-smtp-sink-1rcpt", true}, // every CPU case
+		{"cpu-loopback", "cpu-smtp-sink-1rcpt", false},
+		{"smtp-sink", "cpu-smtp-sink-1rcpt", false}, // the throughput cases only
 	}
 	for _, tt := range tests {
 		if got := (config{only: tt.only}).wants(tt.name); got != tt.want {
@@ -35,6 +38,9 @@ func TestNames(t *testing.T) {
 		if got := delayName(d); got != want {
 			t.Errorf("delayName(%v) = %q, want %q", d, got, want)
 		}
+	}
+	if got := cpuCase("smtp-sink"); got != "cpu-smtp-sink-1rcpt" {
+		t.Errorf("cpuCase(smtp-sink) = %q, want cpu-smtp-sink-1rcpt", got)
 	}
 	for in, want := range map[string]string{"32768K": "32 MiB", "48K": "48K", "1024K": "1 MiB", "": ""} {
 		if got := cacheSize(in); got != want {
