@@ -13,6 +13,8 @@
 //     can add a delay to each.
 //   - Interleave: several short rounds per client, in rotating order;
 //     Result takes the medians.
+//   - CPUMeter, MailerCPU and InterleaveCPU: client CPU time per message
+//     (getrusage), against Postfix's smtp-source in cmd/bench.
 //   - Stuffings and MeasureStuffings: the dot-stuffing comparison.
 //
 // It uses only postwire's exported API, so it measures whatever the

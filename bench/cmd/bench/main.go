@@ -5,6 +5,8 @@
 //
 //	bench: <case> <client> msgs_per_s=<f> rtts_per_msg=<f> allocs_per_msg=<f>
 //	ratio: <case> postwire/<peer>=<f>
+//	bench: cpu-<target>-1rcpt <client> cpu_us_per_msg=<f>
+//	ratio: cpu-<target>-1rcpt <postwire client>/smtp-source=<f>
 //	bench: dotstuff-<case> <impl> MBps=<f>
 //	ratio: dotstuff-<case> <impl>/<baseline>=<f>
 //
@@ -37,6 +39,7 @@ type config struct {
 	batch      int
 	size       int
 	stuffMiB   int
+	cpuMsgs    int
 	only       string
 }
 
@@ -50,6 +53,7 @@ func main() {
 	flag.IntVar(&cfg.batch, "batch", 32, "messages per SendBatch call")
 	flag.IntVar(&cfg.size, "size", 1<<10, "message size in bytes")
 	flag.IntVar(&cfg.stuffMiB, "stuff-mib", 64, "size of the out-of-cache dot-stuffing bodies, MiB")
+	flag.IntVar(&cfg.cpuMsgs, "cpu-msgs", 2000, "messages per client per round in the CPU case")
 	flag.StringVar(&cfg.only, "only", "", "comma-separated case prefixes to run (e.g. loopback,dotstuff); empty: all")
 	flag.Parse()
 	if *sinkChild {
@@ -95,6 +99,9 @@ func run(cfg config) int {
 	if !runSMTP(cfg, targets) {
 		status = 1
 	}
+	if !runCPU(cfg, targets) {
+		status = 1
+	}
 	srv.stopAll()
 	if cfg.wants("dotstuff") {
 		if err := runStuffing(cfg); err != nil {
@@ -134,7 +141,7 @@ func (s *servers) stopAll() {
 func startTargets(cfg config, srv *servers) ([]target, error) {
 	var targets []target
 	var sinkErr error
-	if cfg.wants("loopback") || cfg.wants(delayName(cfg.delay)) {
+	if cfg.wants("loopback") || cfg.wants(delayName(cfg.delay)) || cfg.wants(cpuCase("loopback")) {
 		if p, addr, err := startSinkChild(); err != nil {
 			sinkErr = fmt.Errorf("loopback: %w", err)
 		} else {
@@ -145,7 +152,7 @@ func startTargets(cfg config, srv *servers) ([]target, error) {
 					addr: addr, delay: 2 * cfg.delay, round: cfg.delayRound})
 		}
 	}
-	if cfg.wants("smtp-sink") {
+	if cfg.wants("smtp-sink") || cfg.wants(cpuCase("smtp-sink")) {
 		if bin := findBinary("smtp-sink"); bin == "" {
 			fmt.Println("note: smtp-sink cases skipped: Postfix's smtp-sink is not installed (scripts/interop/install.sh installs it)")
 		} else if p, addr, err := startSMTPSink(bin); err != nil {
