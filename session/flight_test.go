@@ -144,16 +144,18 @@ func (s *flightServer) serve() {
 			case failed:
 				def = "503 5.5.1 transaction failed\r\n"
 			}
-			werr = answer("BDAT", def)
-			if s.lastCode("BDAT", count["BDAT"]) != 2 {
+			if s.replyFor("BDAT", count["BDAT"]+1, def)[0] != '2' {
 				failed = true
 			}
+			if last && !failed {
+				// A server takes the message, then says so: a reply cut
+				// short leaves it stored and the client not knowing.
+				s.mu.Lock()
+				s.stored = append(s.stored, from)
+				s.mu.Unlock()
+			}
+			werr = answer("BDAT", def)
 			if last {
-				if !failed && werr == nil {
-					s.mu.Lock()
-					s.stored = append(s.stored, from)
-					s.mu.Unlock()
-				}
 				mailOK, failed = false, false
 			}
 		case "RSET":
@@ -169,6 +171,16 @@ func (s *flightServer) serve() {
 			return
 		}
 	}
+}
+
+// replyFor is the reply the n-th verb gets: the script's, or def.
+func (s *flightServer) replyFor(verb string, n int, def string) string {
+	if s.reply != nil {
+		if x := s.reply(verb, n); x != "" {
+			return x
+		}
+	}
+	return def
 }
 
 // lastCode is the class of the reply the script gives the n-th verb.
@@ -287,6 +299,8 @@ func TestOptimisticFlightRefusals(t *testing.T) {
 			}
 			defer c.Close()
 			res, err := c.SendMail(ctxTimeout(t), "a@x.test", []string{"b@y.test", "c@y.test"}, strings.NewReader(body), nil)
+			c.Close()
+			<-s.done // the server has handled everything the client wrote
 			got := view{Err: classify(err), Stored: len(s.storedSenders())}
 			if res != nil {
 				for _, r := range res.Recipients {
