@@ -19,7 +19,9 @@ type Envelope struct {
 
 // BatchResult is the outcome of one message of a batch: what SendMail
 // would have returned for it. Result is nil when nothing was sent for the
-// message (it was refused locally, or the connection had already failed).
+// message (it was refused locally, or the connection had already failed),
+// or when the server answered an earlier command with 421 before any of
+// the message's: it closed without processing them.
 type BatchResult struct {
 	Result *SendResult
 	Err    error
@@ -36,7 +38,8 @@ type BatchResult struct {
 // session sends RSET and goes on. A failure of the connection or of ctx
 // stops it: the message in flight gets that error (an
 // *UnknownDeliveryError if its body had been sent completely) and the
-// messages not yet started get the error as well, wrapped with ErrClosed.
+// messages not yet started get the error as well, wrapped with ErrClosed
+// (so do those pipelined behind a 421, which the server did not read).
 func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 	out := make([]BatchResult, len(msgs))
 	if err := c.enter(); err != nil {

@@ -108,7 +108,10 @@ type PoolStats struct {
 //     and servers do when they shut down;
 //   - a nil BatchResult.Result with an error matching ErrClosed: the
 //     connection had already failed (or the server had closed it) before
-//     the message's MAIL was sent.
+//     the message's MAIL was sent, or the server answered a command
+//     pipelined ahead of the message's with 421 (as Exim's 421 to the
+//     1,001st MAIL reaches the messages behind it) and processed none
+//     of them.
 //
 // Every other result is final. In particular a message whose result is
 // an *UnknownDeliveryError (ErrDeliveryUnknown: its end of data was

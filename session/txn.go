@@ -40,6 +40,7 @@ type txn struct {
 	optimistic     bool
 	envelopeFailed bool        // the sender or every recipient was refused
 	closing        *ReplyError // a 421 answered one of its commands: the server gave up on it
+	answered       bool        // a reply to one of its commands came
 	mailOK, dataOK bool
 	chunkErr       *ReplyError // the first BDAT chunk refused
 }
@@ -111,6 +112,7 @@ func (t *txn) onMail(ev protocol.Event, err error) {
 // onReply routes a reply to the handler of the txn's command it answers:
 // the txn knows its handles, the core decided which command it answers.
 func (t *txn) onReply(ev protocol.Event, err error) {
+	t.answered = t.answered || err == nil
 	if err == nil && ev.Reply.Code == 421 && t.closing == nil {
 		t.closing = newReplyError(ev.Cmd, ev.Reply)
 	}
@@ -201,10 +203,10 @@ func (t *txn) allRefused() error {
 // onFinal handles the reply (LMTP: each reply) after the end of the data.
 func (t *txn) onFinal(ev protocol.Event, err error) {
 	if err != nil {
-		if !t.c.pc.Written(t.end) || t.closing != nil {
+		if !t.c.pc.Written(t.end) || t.closing != nil || t.unreached(err) {
 			// The end of the body never left, or the server answered the
-			// transaction with 421 (closing, RFC 5321 §3.8) before its
-			// end: nothing can have been accepted.
+			// transaction (or one before it) with 421 (closing, RFC 5321
+			// §3.8) before its end: nothing can have been accepted.
 			t.fail(err)
 			return
 		}
@@ -273,10 +275,23 @@ func (t *txn) onChunk(ev protocol.Event, err error) {
 	}
 }
 
+// unreached reports whether err, which ended the conversation before any
+// reply to the txn came, is a 421 answering an earlier command (pipelined
+// ahead of the txn's, as when Exim refuses the 1,001st MAIL of a
+// connection): replies come in order, so the server closed before it
+// processed any of the txn's commands.
+func (t *txn) unreached(err error) bool {
+	var re *ReplyError
+	return !t.answered && errors.As(err, &re) && re.Code == 421
+}
+
 // finish settles the result after every reply has been processed.
 func (t *txn) finish() (*SendResult, error) {
 	if !t.started {
 		return nil, t.err
+	}
+	if t.unreached(t.err) {
+		return nil, &wrapErr{kind: ErrClosed, cause: t.err} // as if not started
 	}
 	if t.err == nil && t.c.opts.LMTP {
 		delivered := false

@@ -3,64 +3,44 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/postwire/postwire/codec"
 	"github.com/postwire/postwire/examples/internal/cli"
 	"github.com/postwire/postwire/session"
 )
 
-// sender sends one message and returns what session.Client.SendMail
-// returns; closeFn ends what it holds.
-type sender struct {
-	send    func(ctx context.Context, body io.Reader) (*session.SendResult, error)
-	closeFn func(ctx context.Context)
+// newPool is the one place that knows how the copies travel: a
+// session.Pool of up to c.pool connections, each dialled, secured and
+// logged in as a single send's (see connect). It re-dials after a failure
+// that ended a connection (a 421, a time-out, a hang-up) and pipelines the
+// copies waiting for the same connection.
+func newPool(c config, opts *session.Options) (*session.Pool, error) {
+	return session.NewPool(session.PoolOptions{
+		MaxConns: c.pool,
+		Dial:     func(ctx context.Context) (*session.Client, error) { return connect(ctx, c, opts) },
+	})
 }
 
-// newSender is the one place that knows how a copy travels: a client of
-// the worker's own, dialled at once, and again after a failure that ended
-// the connection (a 421, a time-out, a hang-up). A session.Pool shared by
-// the workers can take its place here.
-func newSender(ctx context.Context, c config, opts *session.Options) sender {
-	client, dialErr := connect(ctx, c, opts)
-	return sender{
-		send: func(ctx context.Context, body io.Reader) (*session.SendResult, error) {
-			if client == nil {
-				if dialErr != nil { // the first dial's failure goes to the first copy
-					err := dialErr
-					dialErr = nil
-					return nil, err
-				}
-				var err error
-				if client, err = connect(ctx, c, opts); err != nil {
-					return nil, err
-				}
-			}
-			res, err := deliver(ctx, client, c, body)
-			if err != nil && connectionGone(err) {
-				client.Close()
-				client = nil
-			}
-			return res, err
-		},
-		closeFn: func(ctx context.Context) {
-			if client != nil {
-				client.Quit(ctx) // then closed, whatever the reply
-				client.Close()
-			}
-		},
+// envelopeOf is the envelope of a copy: -from and -to as given, else
+// taken from msg's header block as Client.SendMessage takes it (Bcc
+// fields removed from what is sent).
+func envelopeOf(c config, msg []byte) (from string, to []string, body []byte, err error) {
+	if len(c.to) > 0 {
+		return c.from, c.to, msg, nil
 	}
-}
-
-// connectionGone reports whether the client cannot go on after err: it
-// can after a refusing reply from a server that is still talking.
-func connectionGone(err error) bool {
-	var reply *session.ReplyError
-	return !errors.As(err, &reply) || errors.Is(err, session.ErrServerDisconnected)
+	hdr := codec.SplitHeader(msg)
+	if hdr < 0 {
+		hdr = len(msg) // no blank line: the whole message is the header block
+	}
+	env, err := codec.ParseEnvelope(msg[:hdr])
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return env.From, env.To, append(env.Header, msg[hdr:]...), nil
 }
 
 // tally counts the outcomes of a load test.
@@ -97,41 +77,52 @@ func (t *tally) first(code int, err error) {
 	}
 }
 
-// loadTest sends c.count copies of msg over c.pool connections, one
-// worker goroutine each, and prints the counts and the throughput.
+// loadTest sends c.count copies of msg through a pool of c.pool
+// connections, from enough goroutines to keep each connection's pipeline
+// full, and prints the counts and the throughput.
 func loadTest(ctx context.Context, c config, opts *session.Options, msg []byte, sio stdio) int {
-	workers := min(c.pool, c.count)
+	var t tally
+	start := time.Now() // the time includes connecting
+	from, to, body, err := envelopeOf(c, msg)
+	if err != nil {
+		t.failed.Add(int64(c.count)) // every copy would fail the same way
+		t.first(exitCode(err), err)
+		return t.report(c, 0, time.Since(start), sio)
+	}
+	p, err := newPool(c, opts)
+	if err != nil {
+		return exitCode(err) // not reached: Dial is set
+	}
 	var (
-		next      atomic.Int64 // copies handed out
-		t         tally
-		wg, ready sync.WaitGroup
-		start     = time.Now() // the time includes connecting
+		next atomic.Int64 // copies handed out
+		wg   sync.WaitGroup
 	)
-	wg.Add(workers)
-	ready.Add(workers)
-	for range workers {
+	senders := min(c.count, c.pool*session.DefaultPoolMaxBatch)
+	wg.Add(senders)
+	for range senders {
 		go func() {
 			defer wg.Done()
-			s := newSender(ctx, c, opts)
-			defer s.closeFn(ctx)
-			// Every connection is open before the first copy goes, so
-			// that -pool N means N connections however fast they are.
-			ready.Done()
-			ready.Wait()
 			for next.Add(1) <= int64(c.count) && ctx.Err() == nil {
-				t.add(s.send(ctx, bytes.NewReader(msg)))
+				t.add(p.Send(ctx, session.Envelope{From: from, To: to, Body: bytes.NewReader(body)}))
 			}
 		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	p.Close(ctx) // QUIT every connection; interrupted: closed at once
 	if err := ctx.Err(); err != nil {
 		t.first(exitCode(err), err) // interrupted: not every copy was tried
 	}
+	st := p.Stats()
+	return t.report(c, int(st.Dials-st.DialErrors), elapsed, sio)
+}
 
+// report prints the summary of a load test over conns connections and
+// returns the exit status.
+func (t *tally) report(c config, conns int, elapsed time.Duration, sio stdio) int {
 	done := t.accepted.Load() + t.partial.Load()
 	fmt.Fprintf(sio.out, "%d of %d messages accepted over %d connections in %.3fs: %.1f messages/s\n",
-		done, c.count, workers, elapsed.Seconds(), float64(done)/elapsed.Seconds())
+		done, c.count, conns, elapsed.Seconds(), float64(done)/elapsed.Seconds())
 	if t.partial.Load() > 0 || t.failed.Load() > 0 {
 		fmt.Fprintf(sio.out, "%d with some recipients refused, %d failed\n", t.partial.Load(), t.failed.Load())
 	}

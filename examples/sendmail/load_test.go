@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -15,9 +17,24 @@ import (
 	"github.com/postwire/postwire/session/smtptest"
 )
 
-// throughput matches the summary line; the figures vary from run to run.
-func throughput(done, count, conns int) *regexp.Regexp {
-	return regexp.MustCompile(fmt.Sprintf(`^%d of %d messages accepted over %d connections in \d+\.\d{3}s: \d+\.\d messages/s\n`, done, count, conns))
+// throughput matches the summary line, the connections in its first
+// group; the figures vary from run to run.
+func throughput(done, count int) *regexp.Regexp {
+	return regexp.MustCompile(fmt.Sprintf(`^%d of %d messages accepted over (\d+) connections in \d+\.\d{3}s: \d+\.\d messages/s\n`, done, count))
+}
+
+// checkConns checks that the summary line gives the connections the
+// server saw, and that they were at most max.
+func checkConns(t *testing.T, stdout string, srv *smtptest.Server, max int) {
+	t.Helper()
+	m := regexp.MustCompile(` over (\d+) connections in `).FindStringSubmatch(stdout)
+	if m == nil {
+		t.Fatalf("stdout %q gives no connections", stdout)
+	}
+	n := len(srv.Conns())
+	if m[1] != strconv.Itoa(n) || n > max {
+		t.Errorf("%s connections reported, the server saw %d, want at most %d", m[1], n, max)
+	}
 }
 
 // -pool N -count M sends M copies over N connections, each stored once.
@@ -29,17 +46,16 @@ func TestLoad(t *testing.T) {
 		stdin     string
 		pool      int
 		count     int
-		conns     int // connections the server sees
 		wantTo    []string
 		wantBytes string // of every stored message; "" for a built one
 	}{
 		{name: "built message", flags: []string{"-from", "carol@example.com", "-to", "dave@example.net", "-subject", "load"},
-			pool: 4, count: 40, conns: 4, wantTo: []string{"dave@example.net"}},
-		{name: "from standard input, envelope from the headers", stdin: msg, pool: 3, count: 7, conns: 3,
+			pool: 4, count: 40, wantTo: []string{"dave@example.net"}},
+		{name: "from standard input, envelope from the headers", stdin: msg, pool: 3, count: 7,
 			wantTo:    []string{"dave@example.net", "nobody@example.net", "erin@example.org"},
 			wantBytes: "From: Carol <carol@example.com>\r\nTo: dave@example.net\r\nCc: nobody@example.net\r\nSubject: test\r\n\r\nHello.\r\n.leading dot\r\n"},
 		{name: "more connections than copies", flags: []string{"-from", "carol@example.com", "-to", "dave@example.net", "-body", "x"},
-			pool: 5, count: 2, conns: 2, wantTo: []string{"dave@example.net"}},
+			pool: 5, count: 2, wantTo: []string{"dave@example.net"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,7 +65,7 @@ func TestLoad(t *testing.T) {
 			if got.Code != cli.ExitOK || got.Stderr != "" {
 				t.Fatalf("status %d, stderr %q", got.Code, got.Stderr)
 			}
-			if re := throughput(tt.count, tt.count, tt.conns); !re.MatchString(got.Stdout) {
+			if re := throughput(tt.count, tt.count); !re.MatchString(got.Stdout) {
 				t.Errorf("stdout %q does not match %s", got.Stdout, re)
 			}
 			f.srv.Close()
@@ -68,9 +84,7 @@ func TestLoad(t *testing.T) {
 					t.Fatalf("the copies differ:\n%s\n%s", m.Data, msgs[0].Data)
 				}
 			}
-			if n := len(f.srv.Conns()); n != tt.conns {
-				t.Errorf("%d connections, want %d", n, tt.conns)
-			}
+			checkConns(t, got.Stdout, f.srv, min(tt.pool, tt.count))
 		})
 	}
 }
@@ -91,7 +105,7 @@ func TestLoadFailures(t *testing.T) {
 	if got.Code != cli.ExitDataErr {
 		t.Errorf("exit status %d, want %d", got.Code, cli.ExitDataErr)
 	}
-	re := regexp.MustCompile(throughput(15, 20, 2).String() + `0 with some recipients refused, 5 failed\n$`)
+	re := regexp.MustCompile(throughput(15, 20).String() + `0 with some recipients refused, 5 failed\n$`)
 	if !re.MatchString(got.Stdout) {
 		t.Errorf("stdout %q does not match %s", got.Stdout, re)
 	}
@@ -101,9 +115,7 @@ func TestLoadFailures(t *testing.T) {
 	if got := len(f.srv.Messages()); got != 15 {
 		t.Errorf("%d messages stored, want 15", got)
 	}
-	if got := len(f.srv.Conns()); got != 2 {
-		t.Errorf("%d connections, want 2: a refusal leaves the connection usable", got)
-	}
+	checkConns(t, got.Stdout, f.srv, 2) // a refusal leaves the connection usable
 }
 
 // Some recipients refused in every copy: the exit status says so.
@@ -116,7 +128,7 @@ func TestLoadPartialRefusal(t *testing.T) {
 	if got.Code != want {
 		t.Errorf("exit status %d, want %d", got.Code, want)
 	}
-	re := regexp.MustCompile(throughput(4, 4, 2).String() + `4 with some recipients refused, 0 failed\n$`)
+	re := regexp.MustCompile(throughput(4, 4).String() + `4 with some recipients refused, 0 failed\n$`)
 	if !re.MatchString(got.Stdout) {
 		t.Errorf("stdout %q does not match %s", got.Stdout, re)
 	}
@@ -136,7 +148,7 @@ func TestLoadInterrupted(t *testing.T) {
 	if code != cli.ExitTempFail {
 		t.Errorf("exit status %d, want %d", code, cli.ExitTempFail)
 	}
-	if re := throughput(0, 5, 2); !re.MatchString(out.String()) {
+	if re := throughput(0, 5); !re.MatchString(out.String()) {
 		t.Errorf("stdout %q does not match %s", out.String(), re)
 	}
 	if want := "sendmail: " + f.addr + ": the first failure: interrupted\n"; errOut.String() != want {
@@ -144,5 +156,42 @@ func TestLoadInterrupted(t *testing.T) {
 	}
 	if n := len(f.srv.Messages()); n != 0 {
 		t.Errorf("%d messages stored, want none", n)
+	}
+	checkConns(t, out.String(), f.srv, 0)
+}
+
+// A server that closes every connection with 421 after 10 messages, as
+// Exim does after 1,000: the pool dials again and re-sends what the 421
+// refused; every copy is stored once.
+func TestLoadServerLimit(t *testing.T) {
+	t.Cleanup(test.CheckRoutines(t))
+	var mu sync.Mutex
+	mails := map[int]int{}
+	f := start(t, smtptest.Config{Hook: func(ev smtptest.HookEvent) smtptest.Action {
+		if ev.Kind != smtptest.HookCommand || ev.Verb != "MAIL" {
+			return smtptest.Action{}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if mails[ev.Conn.ID]++; mails[ev.Conn.ID] > 10 {
+			return smtptest.Action{Raw: "421 4.7.0 too many messages in this connection\r\n", Disconnect: true}
+		}
+		return smtptest.Action{}
+	}}, false, "tcp")
+	args := []string{"-server", f.addr, "-pool", "2", "-count", "45", "-from", "carol@example.com", "-to", "dave@example.net", "-body", "x"}
+	got := runSendmail(t, args, "", "")
+	if got.Code != cli.ExitOK || got.Stderr != "" {
+		t.Fatalf("status %d, stderr %q", got.Code, got.Stderr)
+	}
+	if re := throughput(45, 45); !re.MatchString(got.Stdout) {
+		t.Errorf("stdout %q does not match %s", got.Stdout, re)
+	}
+	f.srv.Close()
+	if n := len(f.srv.Messages()); n != 45 {
+		t.Errorf("%d messages stored, want 45", n)
+	}
+	checkConns(t, got.Stdout, f.srv, 45/10+2) // at most 10 messages each, and 2 at a time
+	if n := len(f.srv.Conns()); n < 5 {
+		t.Errorf("%d connections for 45 messages at most 10 each", n)
 	}
 }

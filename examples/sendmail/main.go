@@ -17,9 +17,11 @@
 //
 //	go run ./examples/sendmail -server localhost:25 -from me@example.com -to you@example.net -subject hello
 //
-// -pool N -count M sends M copies of the message over N connections at
-// once, each with its own client, and prints the throughput: a load test
-// for one's own server. The message is then held in memory (16 MiB at most).
+// -pool N -count M sends M copies of the message through a session.Pool of
+// up to N connections (copies waiting for the same connection are
+// pipelined; a connection the server closes is dialled again) and prints
+// the throughput and the connections used: a load test for one's own
+// server. The message is then held in memory (16 MiB at most).
 //
 //	go run ./examples/sendmail -server localhost:2525 -from a@example.com -to b@example.com -body x -pool 8 -count 10000
 //
@@ -156,7 +158,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.BoolVar(&c.verbose, "v", false, "write the conversation to standard error")
 	fs.StringVar(&c.subject, "subject", "", "build a test message with this `subject` instead of reading standard input (needs -from and -to)")
 	fs.StringVar(&c.body, "body", "", "build a test message with this `text` instead of reading standard input (needs -from and -to)")
-	fs.IntVar(&c.pool, "pool", 1, "send the -count copies over `N` connections at once")
+	fs.IntVar(&c.pool, "pool", 1, "send the -count copies over up to `N` connections at once")
 	fs.IntVar(&c.count, "count", 1, "send `M` copies of the message and print the throughput")
 	fs.Usage = func() {} // run prints the usage, to standard output for -h
 	return fs
