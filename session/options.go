@@ -153,10 +153,10 @@ type Options struct {
 	// the result is then a *RecipientsRefusedError, never a delivery).
 	// 0 means DefaultOptimisticLimit; negative: always wait.
 	OptimisticLimit int
-	// BatchWindow is how many messages SendBatch keeps in flight at once
-	// with PIPELINING and CHUNKING (each message's MAIL, RCPTs and BDAT
-	// follow the previous one's without waiting); 0 means
-	// DefaultBatchWindow.
+	// BatchWindow is how many messages SendBatch sends in one flight with
+	// PIPELINING and CHUNKING (each message's MAIL, RCPTs and BDAT follow
+	// the previous one's without waiting), before it waits for their
+	// replies; 0 means DefaultBatchWindow.
 	BatchWindow int
 	// MaxHeaderBytes bounds the header block SendMessage reads before it
 	// starts sending; 0 means DefaultMaxHeaderBytes.
