@@ -66,12 +66,13 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 			// MAIL. A failure reaches the pending handlers and makes
 			// usable fail below.
 			_ = c.await(ctx, c.pc.Last())
-		case i%c.opts.batchWindow() == 0 && i > 0:
+		case i%c.opts.batchWindow() == 0 && i > 0 && c.chunking():
 			// A window of messages goes out in one flight; the next one
 			// follows when all of it is answered. (Refilling as each
 			// message is answered writes a little at every reply: one
 			// round trip per message or two against a server that
-			// answers as it delivers, as Dovecot does.)
+			// answers as it delivers, as Dovecot does.) Over DATA each
+			// message waits for its 354 anyway.
 			_ = c.await(ctx, txns[i-1].last)
 		}
 		if i > 0 && txns[i-1].optimistic && c.usable() == nil {

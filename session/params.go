@@ -31,7 +31,7 @@ func (t *txn) mailParamsFor() ([]protocol.Param, error) {
 		utf8 = utf8 || !codec.IsASCII(to)
 	}
 	size, known := int64(o.Size), o.Size > 0
-	if !known {
+	if !known && c.HasExtension("SIZE") {
 		size, known = messageSize(t.body, c.bodyBuffer())
 	}
 	if known && c.HasExtension("SIZE") {
@@ -159,11 +159,38 @@ func (t *txn) mergeParams(v protocol.Verb, own, caller []protocol.Param) ([]prot
 // offsets with a known size (*bytes.Reader, *strings.Reader,
 // *io.SectionReader); scratch is a buffer to count through.
 func messageSize(body io.Reader, scratch []byte) (int64, bool) {
-	view, ok := unreadView(body)
-	if !ok {
+	if pb, ok := body.(*poolBody); ok {
+		body = pb.r
+	}
+	in, out := scratch[:len(scratch)/3], scratch[len(scratch)/3:]
+	var lines codec.CRLFState
+	var n int64
+	switch b := body.(type) {
+	case *bytes.Buffer:
+		for p := b.Bytes(); len(p) > 0; p = p[min(len(p), len(in)):] {
+			n += int64(len(lines.Append(out[:0], p[:min(len(p), len(in))])))
+		}
+	case interface {
+		io.ReaderAt
+		io.Seeker
+		Size() int64
+	}:
+		off, err := b.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return 0, false
+		}
+		for end := b.Size(); off < end; {
+			k, err := b.ReadAt(in[:min(int64(len(in)), end-off)], off)
+			n += int64(len(lines.Append(out[:0], in[:k])))
+			off += int64(k)
+			if err != nil && (err != io.EOF || off < end) {
+				return 0, false
+			}
+		}
+	default:
 		return 0, false
 	}
-	return normalizedLen(scratch, view)
+	return n + int64(len(lines.AppendEnd(out[:0]))), true
 }
 
 // unreadView returns a reader of what is left to read of r, without

@@ -281,8 +281,14 @@ func (t *txn) onChunk(ev protocol.Event, err error) {
 // connection): replies come in order, so the server closed before it
 // processed any of the txn's commands.
 func (t *txn) unreached(err error) bool {
+	return !t.answered && err != nil && isClosing(err)
+}
+
+// isClosing reports whether err is a 421 reply. (A function of its own:
+// errors.As's target escapes, and the common path should not pay for it.)
+func isClosing(err error) bool {
 	var re *ReplyError
-	return !t.answered && errors.As(err, &re) && re.Code == 421
+	return errors.As(err, &re) && re.Code == 421
 }
 
 // finish settles the result after every reply has been processed.
