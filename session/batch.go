@@ -75,9 +75,9 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 			// message waits for its 354 anyway.
 			_ = c.await(ctx, txns[i-1].last)
 		}
-		if i > 0 && txns[i-1].optimistic && c.usable() == nil {
-			// Its outcome is not known yet; if it was refused the server
-			// may keep that transaction open (see txn.optimistic).
+		if i > 0 && txns[i-1].mayHoldTransaction() && c.usable() == nil {
+			// Its outcome is not known yet, or it was refused: the server
+			// may still hold that transaction open.
 			c.send(ctx, protocol.Rset(), nil)
 		}
 		if err := c.usable(); err != nil {
@@ -97,7 +97,7 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 	for i, t := range txns {
 		out[i].Result, out[i].Err = t.finish()
 	}
-	if t := txns[len(txns)-1]; t != nil && t.optimistic && t.envelopeFailed && c.usable() == nil {
+	if t := txns[len(txns)-1]; t != nil && t.mayHoldTransaction() && c.usable() == nil {
 		c.send(ctx, protocol.Rset(), nil) // queued: it goes out with the next command
 	}
 	return out

@@ -78,7 +78,7 @@ func (t *txn) sendChunks(ctx context.Context, envelope protocol.Handle) {
 		}
 		pending = pending[:copy(pending, pending[len(chunk):])] // the core has copied the chunk
 		if last {
-			t.end, t.optimistic = h, envelope != protocol.NoHandle
+			t.end = h
 			c.logBody(ctx, total, "message data in BDAT chunks")
 			return
 		}

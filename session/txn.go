@@ -34,15 +34,13 @@ type txn struct {
 
 	mail, firstRcpt, data, end protocol.Handle // NoHandle until queued
 	last                       protocol.Handle // the last command queued for it
-	// optimistic: its BDAT LAST went out before the envelope replies; if
-	// the envelope was refused, the server may still hold the transaction
-	// open (some do after refusing that BDAT), so an RSET must follow.
-	optimistic     bool
-	envelopeFailed bool        // the sender or every recipient was refused
-	closing        *ReplyError // a 421 answered one of its commands: the server gave up on it
-	answered       bool        // a reply to one of its commands came
-	mailOK, dataOK bool
-	chunkErr       *ReplyError // the first BDAT chunk refused
+	// endOK: every reply to its end of data came, positive, for a valid
+	// envelope; endRefused: one did not (see mayHoldTransaction).
+	endOK, endRefused bool
+	closing           *ReplyError // a 421 answered one of its commands: the server gave up on it
+	answered          bool        // a reply to one of its commands came
+	mailOK, dataOK    bool
+	chunkErr          *ReplyError // the first BDAT chunk refused
 }
 
 func newTxn(c *Client, m Envelope) *txn {
@@ -229,12 +227,10 @@ func (t *txn) onFinal(ev protocol.Event, err error) {
 	var verdict error
 	switch {
 	case !t.mailOK:
-		t.envelopeFailed = true
 		return // the sender refusal is the result (the 503 says nothing more)
 	case t.nAccepted() == 0:
 		// Every recipient refused, the body sent optimistically: the
 		// server refused it too (RFC 3030: 503 or 554).
-		t.envelopeFailed = true
 		t.fail(t.allRefused())
 		return
 	case t.chunkErr != nil:
@@ -246,6 +242,8 @@ func (t *txn) onFinal(ev protocol.Event, err error) {
 	case !ev.Reply.Positive():
 		verdict = &RecipientError{Recipient: ev.Rcpt, Reply: newReplyError(ev.Cmd, ev.Reply)}
 	}
+	t.endRefused = t.endRefused || verdict != nil
+	t.endOK = ev.Done && !t.endRefused
 	if !t.c.opts.LMTP || t.chunkErr != nil {
 		t.fail(verdict)
 		if !t.c.opts.LMTP {
@@ -273,6 +271,19 @@ func (t *txn) onChunk(ev protocol.Event, err error) {
 	if !ev.Reply.Positive() && t.chunkErr == nil {
 		t.chunkErr = newReplyError(ev.Cmd, ev.Reply)
 	}
+}
+
+// mayHoldTransaction reports whether the server may still hold t's
+// transaction open, so that RSET must come before the next MAIL: its BDAT
+// LAST went out and the replies to it are not yet known to be positive
+// (in a window of messages they come after the next MAIL has gone out).
+// Some servers keep the transaction after refusing a BDAT, for want of a
+// valid recipient or refusing the data; the next MAIL then gets 503 while
+// its RCPTs and BDAT extend the old transaction, and a message the server
+// stored would be reported refused. (The end of DATA always ends the
+// transaction, RFC 5321 §4.1.1.4.)
+func (t *txn) mayHoldTransaction() bool {
+	return t.chunked && t.end != protocol.NoHandle && !t.endOK
 }
 
 // unreached reports whether err, which ended the conversation before any
