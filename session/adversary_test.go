@@ -330,3 +330,36 @@ func TestRefusedLastKeptTransaction(t *testing.T) {
 		})
 	}
 }
+
+// LMTP: the server answers the first recipient of the end of data with 421
+// and closes before the second recipient's reply. The second recipient
+// was never answered: an LMTP server delivers before it replies, so it
+// may have the message; it must be reported unknown, not refused.
+func TestLMTPClosingBeforeLastRecipient(t *testing.T) {
+	for _, ext := range [][]string{{"PIPELINING", "CHUNKING"}, {"PIPELINING"}, nil} {
+		t.Run(strings.Join(ext, "+"), func(t *testing.T) {
+			s := newAdversary(t, ext, true, false, func(v string, n int) string {
+				if v == "END" && n == 1 {
+					return "421 4.3.2 shutting down\r\n\x00"
+				}
+				return ""
+			})
+			c := s.client(t, nil)
+			res, err := c.SendMail(ctxTimeout(t), "a@x.test", []string{"a@y.test", "b@y.test"}, strings.NewReader(advBody(0, false)), nil)
+			c.Close()
+			s.wait()
+			if !isUnknown(err) {
+				t.Errorf("SendMail error = %v, want ErrDeliveryUnknown", err)
+			}
+			if res == nil || len(res.Recipients) != 2 {
+				t.Fatalf("result %+v", res)
+			}
+			if got := res.Recipients[1].Err; !isUnknown(got) {
+				t.Errorf("recipient never answered: error %v, want ErrDeliveryUnknown", got)
+			}
+			if got := res.Refusal("b@y.test"); got != nil {
+				t.Errorf("recipient never answered is listed refused: %v", got)
+			}
+		})
+	}
+}

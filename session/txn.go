@@ -311,11 +311,23 @@ func (t *txn) finish() (*SendResult, error) {
 		return nil, &wrapErr{kind: ErrClosed, cause: t.err} // as if not started
 	}
 	if t.err == nil && t.c.opts.LMTP {
+		// A recipient still pending was accepted at RCPT and never got
+		// its reply to the end of data (the server closed, e.g. with a
+		// 421 to an earlier recipient's): it may have the message.
 		delivered := false
-		for _, r := range t.res.Recipients {
+		u := &UnknownDeliveryError{Err: ErrServerDisconnected}
+		for i, r := range t.res.Recipients {
 			delivered = delivered || r.Err == nil
+			if r.Err == errPending {
+				u.Recipients = append(u.Recipients, r.Recipient)
+				t.res.Recipients[i].Err = u
+			}
 		}
-		if !delivered {
+		switch {
+		case delivered:
+		case len(u.Recipients) > 0:
+			t.err = u
+		default:
 			t.err = t.allRefused()
 		}
 	}
@@ -326,7 +338,7 @@ func (t *txn) finish() (*SendResult, error) {
 		r := &t.res.Recipients[i]
 		if r.Err == errPending {
 			r.Err = t.err
-			if t.err == nil { // an LMTP recipient the server never answered
+			if t.err == nil { // never left pending with no error: not delivered as far as we know
 				r.Err = &UnknownDeliveryError{Recipients: []string{r.Recipient}, Err: ErrServerDisconnected}
 			}
 		}
