@@ -363,3 +363,55 @@ func TestLMTPClosingBeforeLastRecipient(t *testing.T) {
 		})
 	}
 }
+
+// scriptedReader returns its data, then err; after the data it may first
+// return (0, nil) empty times.
+type scriptedReader struct {
+	data  string
+	empty int
+	err   error
+}
+
+func (r *scriptedReader) Read(p []byte) (int, error) {
+	if r.data != "" {
+		n := copy(p, r.data)
+		r.data = r.data[n:]
+		return n, nil
+	}
+	if r.empty > 0 {
+		r.empty--
+		return 0, nil
+	}
+	return 0, r.err
+}
+
+// SendMessage reads the header block itself before streaming: a message
+// ends only at a bare io.EOF there too (a wrapped EOF is a failure, the
+// message cut short), and a reader stuck returning (0, nil) fails with
+// io.ErrNoProgress instead of spinning.
+func TestSendMessageHeaderReaderEnds(t *testing.T) {
+	errStop := errors.New("reader gave up")
+	tests := []struct {
+		name string
+		r    io.Reader
+		want error
+	}{
+		{"wrapped EOF in the header", &scriptedReader{data: "From: a@x.test\r\nTo: b@y.test\r\nSubject: cut sh", err: fmt.Errorf("conn: %w", io.EOF)}, io.EOF},
+		{"wrapped EOF after the header", &scriptedReader{data: "From: a@x.test\r\nTo: b@y.test\r\n\r\nhalf a bo", err: fmt.Errorf("conn: %w", io.EOF)}, io.EOF},
+		{"no progress in the header", &scriptedReader{data: "From: a@x.test\r\nTo: b@y.test\r\n", empty: 1000, err: errStop}, io.ErrNoProgress},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newAdversary(t, nil, false, false, nil)
+			c := s.client(t, nil)
+			_, err := c.SendMessage(ctxTimeout(t), tt.r, nil)
+			c.Close()
+			if stored := s.wait(); len(stored) > 0 {
+				t.Errorf("a message cut short was stored: %+v", stored)
+			}
+			if !errors.Is(err, tt.want) || isUnknown(err) || err == nil {
+				t.Errorf("error = %v, want the reader's failure (%v)", err, tt.want)
+			}
+		})
+	}
+}

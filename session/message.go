@@ -3,7 +3,6 @@ package session
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -48,11 +47,17 @@ func readEnvelope(msg io.Reader, limit int) (codec.Envelope, io.Reader, int64, e
 	)
 	chunk := make([]byte, 4096)
 	line := 0 // start of the last, incomplete line: no blank line before it
+	empty := 0
 	for hdr < 0 {
 		if len(buf) > limit {
 			return codec.Envelope{}, nil, 0, fmt.Errorf("%w (more than %d bytes)", ErrHeaderTooLarge, limit)
 		}
 		n, err := msg.Read(chunk)
+		if empty++; n > 0 || err != nil {
+			empty = 0
+		} else if empty >= maxEmptyReads { // as bodyReader: not a spin
+			err = io.ErrNoProgress
+		}
 		buf = append(buf, chunk[:n]...)
 		// A blank line can only end at a new LF; search from the start of
 		// the line it ends, so that a reader giving a byte at a time
@@ -64,7 +69,7 @@ func readEnvelope(msg io.Reader, limit int) (codec.Envelope, io.Reader, int64, e
 			line = len(buf) - n + i + 1
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
+			if err != io.EOF { // the only end of a message: a wrapped EOF is a failure, as in bodyReader
 				return codec.Envelope{}, nil, 0, fmt.Errorf("session: reading message: %w", err)
 			}
 			rerr = err
