@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"pgregory.net/rapid"
+
+	"github.com/postwire/postwire/codec"
 	"github.com/postwire/postwire/session"
 )
 
@@ -31,6 +36,7 @@ type adversary struct {
 	lmtp          bool
 	keepAfterLast bool
 	answer        func(verb string, n int) string
+	cutOut, cutIn int // cut the connection after so many bytes out, in (< 0: never; see cutConn)
 
 	mu     sync.Mutex
 	stored []advMsg
@@ -47,14 +53,23 @@ type advMsg struct {
 
 func newAdversary(t *testing.T, ext []string, lmtp, keepAfterLast bool, answer func(string, int) string) *adversary {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := startAdversary(&adversary{ext: ext, lmtp: lmtp, keepAfterLast: keepAfterLast, answer: answer, cutOut: -1, cutIn: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &adversary{ln: ln, ext: ext, lmtp: lmtp, keepAfterLast: keepAfterLast, answer: answer, done: make(chan struct{})}
-	go s.serve()
-	t.Cleanup(func() { ln.Close(); <-s.done })
+	t.Cleanup(func() { s.ln.Close(); <-s.done })
 	return s
+}
+
+// startAdversary starts s (its switches set) on a new listener.
+func startAdversary(s *adversary) (*adversary, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.ln, s.done = ln, make(chan struct{})
+	go s.serve()
+	return s, nil
 }
 
 func (s *adversary) client(t *testing.T, o *session.Options) *session.Client {
@@ -86,10 +101,11 @@ func (s *adversary) wait() []advMsg {
 
 func (s *adversary) serve() {
 	defer close(s.done)
-	conn, err := s.ln.Accept()
+	raw, err := s.ln.Accept()
 	if err != nil {
 		return
 	}
+	conn := &cutConn{Conn: raw, out: s.cutOut, in: s.cutIn}
 	defer conn.Close()
 	r := bufio.NewReader(conn)
 	count := map[string]int{}
@@ -103,7 +119,10 @@ func (s *adversary) serve() {
 				rep = x
 			}
 		}
-		closing := strings.HasSuffix(rep, "\x00")
+		// RFC 5321 §3.8: a 421 closes. (A server that goes on after a
+		// 421 to a pipelined RCPT, and stores the BDAT LAST behind it,
+		// is reported failed: the client believed the 421.)
+		closing := strings.HasSuffix(rep, "\x00") || strings.HasPrefix(rep, "421")
 		rep = strings.TrimSuffix(rep, "\x00")
 		_, err := io.WriteString(conn, rep)
 		return rep, err == nil && !closing
@@ -120,8 +139,8 @@ func (s *adversary) serve() {
 	// the server accepted it for.
 	end := func() bool {
 		n := 1
-		if s.lmtp {
-			n = len(rcpts)
+		if s.lmtp && !failed {
+			n = max(len(rcpts), 1)
 		}
 		var to []string
 		ok := true
@@ -414,4 +433,99 @@ func TestSendMessageHeaderReaderEnds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The property: whatever the server answers (refusals, 452s, 421 with or
+// without closing, at any command), wherever the connection is cut, with
+// or without PIPELINING and CHUNKING, in SMTP and LMTP, a server that
+// keeps or drops a refused BDAT transaction, small and large bodies with
+// bare CR and LF and leading dots: a message reported delivered was stored
+// with exactly its normalised body, a message stored is never reported as
+// a known failure, and no message is stored twice.
+func TestAdversaryProperty(t *testing.T) {
+	replies := []string{
+		"", "", "", "", "",
+		"550 5.7.1 no\r\n", "452 4.5.3 too many\r\n", "421 4.3.2 bye\r\n",
+		"250 2.0.0 ok\r\n", "503 5.5.1 bad sequence\r\n",
+	}
+	exts := [][]string{nil, {"PIPELINING"}, {"CHUNKING"}, {"PIPELINING", "CHUNKING"}}
+	rapid.Check(t, func(rt *rapid.T) {
+		script := map[string]string{}
+		for _, v := range []string{"MAIL", "RCPT", "DATA", "BDAT", "END", "RSET"} {
+			for n := 1; n <= 8; n++ {
+				script[fmt.Sprintf("%s%d", v, n)] = rapid.SampledFrom(replies).Draw(rt, fmt.Sprintf("%s %d", v, n))
+			}
+		}
+		s, err := startAdversary(&adversary{
+			ext:           rapid.SampledFrom(exts).Draw(rt, "ext"),
+			lmtp:          rapid.Bool().Draw(rt, "lmtp"),
+			keepAfterLast: rapid.Bool().Draw(rt, "keep"),
+			answer:        func(v string, n int) string { return script[fmt.Sprintf("%s%d", v, n)] },
+			cutOut:        rapid.IntRange(-1, 1500).Draw(rt, "cutOut"),
+			cutIn:         rapid.IntRange(-1, 3000).Draw(rt, "cutIn"),
+		})
+		if err != nil {
+			rt.Fatal(err)
+		}
+		defer s.ln.Close()
+		n := rapid.IntRange(1, 4).Draw(rt, "messages")
+		var bodies, want []string
+		var envs []session.Envelope
+		for i := range n {
+			b := fmt.Sprintf("Subject: %d\r\n\r\n", i) + rapid.StringOfN(rapid.SampledFrom([]rune{'a', '.', '\r', '\n', ' '}), 0, 300, -1).Draw(rt, "body")
+			bodies = append(bodies, b)
+			want = append(want, string(codec.NormalizeLineEndings([]byte(b))))
+			rcpts := []string{"a@y.test", "b@y.test", "c@y.test"}[:rapid.IntRange(1, 3).Draw(rt, "rcpts")]
+			envs = append(envs, session.Envelope{From: fmt.Sprintf("m%d@x.test", i), To: rcpts, Body: strings.NewReader(b)})
+		}
+		o := opts()
+		o.LMTP = s.lmtp
+		o.OptimisticLimit = rapid.SampledFrom([]int{-1, 0, 100}).Draw(rt, "optimistic")
+		o.ChunkSize = rapid.SampledFrom([]int{0, 7, 64}).Draw(rt, "chunk")
+		o.BatchWindow = rapid.IntRange(0, 3).Draw(rt, "window")
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		conn, err := net.Dial("tcp", s.ln.Addr().String())
+		if err != nil {
+			rt.Fatal(err)
+		}
+		c, err := session.NewClient(ctx, conn, "adv.test", o)
+		var res []session.BatchResult
+		if err == nil {
+			if rapid.Bool().Draw(rt, "batch") {
+				res = c.SendBatch(ctx, envs)
+			} else {
+				for _, e := range envs {
+					r, err := c.SendMail(ctx, e.From, e.To, e.Body, nil)
+					res = append(res, session.BatchResult{Result: r, Err: err})
+				}
+			}
+			c.Close()
+		} else {
+			conn.Close()
+		}
+		<-s.done
+		s.mu.Lock()
+		stored := s.stored
+		s.mu.Unlock()
+		got := map[string]int{}
+		for _, m := range stored {
+			got[m.Body]++
+		}
+		for b, k := range got {
+			if !s.lmtp && k > 1 {
+				rt.Fatalf("body stored %d times: %q", k, b)
+			}
+		}
+		for i, r := range res {
+			switch {
+			case r.Err == nil && got[want[i]] == 0:
+				rt.Fatalf("message %d reported delivered, not stored (stored %+v)", i, stored)
+			case r.Err != nil && got[want[i]] > 0 && !isUnknown(r.Err):
+				rt.Fatalf("message %d stored (%+v), reported %v", i, stored, r.Err)
+			case r.Err == nil && r.Result == nil:
+				rt.Fatalf("message %d: no result, no error", i)
+			}
+		}
+	})
 }
