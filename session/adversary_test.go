@@ -151,7 +151,7 @@ func (s *adversary) serve() {
 			}
 			// A server takes the message, then says so.
 			rep := s.peek("END", count["END"]+1, def)
-			if rep[0] == '2' && len(rcpts) > 0 && !failed {
+			if rep != "" && rep[0] == '2' && len(rcpts) > 0 && !failed {
 				if s.lmtp {
 					to = []string{rcpts[i]}
 				} else {
@@ -165,7 +165,7 @@ func (s *adversary) serve() {
 			if rep, goOn = say("END", def); !goOn {
 				return false
 			}
-			ok = ok && rep[0] == '2'
+			ok = ok && rep != "" && rep[0] == '2'
 		}
 		if ok || !s.keepAfterLast {
 			reset()
@@ -528,4 +528,27 @@ func TestAdversaryProperty(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Every recipient refused in the flight, then the connection lost before
+// the reply to the BDAT LAST sent with them: no recipient can have the
+// message, so the result is the refusal, not "delivery unknown".
+func TestFlightRefusedThenLost(t *testing.T) {
+	s := newAdversary(t, []string{"PIPELINING", "CHUNKING"}, false, false, func(v string, n int) string {
+		switch v {
+		case "RCPT":
+			return "550 5.1.1 no such user\r\n"
+		case "END":
+			return "\x00" // closes without a word
+		}
+		return ""
+	})
+	c := s.client(t, nil)
+	_, err := c.SendMail(ctxTimeout(t), "a@x.test", []string{"a@y.test", "b@y.test"}, strings.NewReader(advBody(0, false)), nil)
+	c.Close()
+	s.wait()
+	var rr *session.RecipientsRefusedError
+	if !errors.As(err, &rr) || isUnknown(err) {
+		t.Errorf("error = %v, want *RecipientsRefusedError", err)
+	}
 }

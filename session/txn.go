@@ -160,6 +160,17 @@ func (t *txn) isAccepted(i int) bool {
 	return t.mailOK && r.Reply.Positive() && r.Err == errPending
 }
 
+// everyRcptRefused reports whether the server refused every recipient at
+// RCPT (after accepting MAIL).
+func (t *txn) everyRcptRefused() bool {
+	for _, r := range t.res.Recipients {
+		if _, ok := r.Err.(*RecipientError); !ok || !t.mailOK {
+			return false
+		}
+	}
+	return true
+}
+
 // nAccepted counts the recipients isAccepted.
 func (t *txn) nAccepted() int {
 	n := 0
@@ -213,6 +224,10 @@ func (t *txn) onFinal(ev protocol.Event, err error) {
 		// recipient not refused may have got the message.
 		if t.refusedByServer() {
 			return // the sender, every recipient or the data was refused
+		}
+		if t.everyRcptRefused() {
+			t.err = t.allRefused() // over the connection's error: nobody can have it
+			return
 		}
 		u := &UnknownDeliveryError{Err: err}
 		for i, r := range t.res.Recipients {
