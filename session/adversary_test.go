@@ -469,11 +469,10 @@ func TestAdversaryProperty(t *testing.T) {
 		}
 		defer s.ln.Close()
 		n := rapid.IntRange(1, 4).Draw(rt, "messages")
-		var bodies, want []string
+		var want []string
 		var envs []session.Envelope
 		for i := range n {
 			b := fmt.Sprintf("Subject: %d\r\n\r\n", i) + rapid.StringOfN(rapid.SampledFrom([]rune{'a', '.', '\r', '\n', ' '}), 0, 300, -1).Draw(rt, "body")
-			bodies = append(bodies, b)
 			want = append(want, string(codec.NormalizeLineEndings([]byte(b))))
 			rcpts := []string{"a@y.test", "b@y.test", "c@y.test"}[:rapid.IntRange(1, 3).Draw(rt, "rcpts")]
 			envs = append(envs, session.Envelope{From: fmt.Sprintf("m%d@x.test", i), To: rcpts, Body: strings.NewReader(b)})
