@@ -73,7 +73,7 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 			// round trip per message or two against a server that
 			// answers as it delivers, as Dovecot does.) Over DATA each
 			// message waits for its 354 anyway.
-			_ = c.await(ctx, txns[i-1].last)
+			_ = c.await(ctx, c.pc.Last())
 		}
 		if i > 0 && txns[i-1].mayHoldTransaction() && c.usable() == nil {
 			// Its outcome is not known yet, or it was refused: the server
