@@ -177,7 +177,8 @@ func (c *Client) Buffered() int { return c.p.buffered() }
 
 // Receive hands the Client bytes read from the server and matches every
 // complete reply among them, at once, to the oldest command whose bytes
-// were all written (Advance) and that is not yet answered; NextEvent
+// were all written (Advance) before the reply's first byte was received
+// and that is not yet answered; NextEvent
 // returns the results. A complete reply with no such command is a
 // *PeerError with ErrUnsolicited (except a 421, which closes: RFC 5321
 // §3.8), so a reply can never be taken for the answer to a command queued
@@ -249,7 +250,7 @@ func (c *Client) NextEvent() (Event, error) {
 
 // onEOF decides what an EOF means once every complete reply is consumed.
 func (c *Client) onEOF() (Event, error) {
-	end := c.p.off + int64(len(c.p.buf))
+	end := c.p.received()
 	if c.p.inReply() || c.state == StateTLS {
 		return c.fail(end, ErrUnexpectedClose)
 	}
@@ -391,6 +392,7 @@ func (c *Client) Advance(n int) {
 	}
 	for ; i < len(c.ledger) && c.ledger[i].end <= c.written; i++ {
 		c.writtenThrough = c.ledger[i].h
+		c.ledger[i].recvAt = c.p.received()
 	}
 	if c.outOff == len(c.out) {
 		c.outOff = 0

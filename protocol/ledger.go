@@ -26,6 +26,9 @@ type entry struct {
 	cmd Command
 	op  op
 	end int64 // offset in the outgoing stream just past its last byte
+	// recvAt is how many bytes had been received when the last byte was
+	// written (Advance): a reply that began before that cannot answer it.
+	recvAt int64
 	// owed counts the replies still owed to an LMTP end of data (one per
 	// accepted recipient; 0 until the first of them arrives) or to raw
 	// bytes (Command.Replies).
@@ -143,7 +146,9 @@ func (c *Client) dispatch(r Reply, off int64) {
 		return
 	}
 	e, ok := c.oldest()
-	if !ok || !c.Written(e.h) || c.state == StateClosed {
+	if !ok || !c.Written(e.h) || off < e.recvAt || c.state == StateClosed {
+		// A reply begun before its command was written (off < recvAt)
+		// is no answer either, wherever its last byte falls.
 		// RFC 5321 §3.8: a server shutting down or timing out an idle
 		// client may send 421 unasked, in any state, even in the middle
 		// of a message body. Anything else is unsolicited.

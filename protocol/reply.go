@@ -184,6 +184,9 @@ func (p *replyParser) feed(b []byte) {
 // buffered returns the number of received bytes not yet consumed.
 func (p *replyParser) buffered() int { return len(p.buf) - p.start }
 
+// received returns the number of bytes received so far.
+func (p *replyParser) received() int64 { return p.off + int64(len(p.buf)) }
+
 // inReply reports whether part of a reply has been received.
 func (p *replyParser) inReply() bool { return len(p.buf) > p.start }
 

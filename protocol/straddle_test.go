@@ -1,0 +1,56 @@
+package protocol_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/postwire/postwire/protocol"
+)
+
+// TestReplyStartedBeforeWrite: a reply whose first byte arrived before a
+// command was written in full cannot answer that command, even when its
+// last byte arrives after the write: the server began it before it could
+// have read the command. The same bytes in one Receive, before the write,
+// are ErrUnsolicited; they must be however the write falls between them.
+func TestReplyStartedBeforeWrite(t *testing.T) {
+	r250 := protocol.Reply{Code: 250, Lines: []string{"ok"}}
+	tests := []struct {
+		name    string
+		ext     []string
+		steps   []step
+		wantEvs int // events before the error
+		wantErr error
+		reply   protocol.Reply // PeerError.Reply
+	}{
+		{"idle, NOOP written in the middle", nil, []step{
+			recv("25"), send(protocol.Noop()), recv("0 ok\r\n"),
+		}, 0, protocol.ErrUnsolicited, r250},
+		{"a 250 to the body begun with the 354", nil, []step{
+			send(mail("a@b.example")), recv("250 ok\r\n"), send(rcpt("c@d.example")), recv("250 ok\r\n"),
+			send(data), recv("354 go\r\n2"), body("x\r\n"), endBody, recv("50 ok\r\n"),
+		}, 3, protocol.ErrUnsolicited, r250},
+		{"pipelined: RCPT's reply begun before RCPT was written", []string{"PIPELINING"}, []step{
+			send(mail("a@b.example")), recv("250 ok\r\n250"), send(rcpt("c@d.example")), recv(" ok\r\n"),
+		}, 1, protocol.ErrUnsolicited, r250},
+		{"begun after the write: an answer", nil, []step{
+			send(protocol.Noop()), recv("25"), recv("0 ok\r\n"),
+		}, 1, nil, protocol.Reply{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ehloed(t, protocol.Config{}, tt.ext...)
+			got := play(c, tt.steps...)
+			if len(got.Events) != tt.wantEvs || !errors.Is(got.Err, tt.wantErr) {
+				t.Fatalf("events %v, err %v; want %d events, err %v", got.Events, got.Err, tt.wantEvs, tt.wantErr)
+			}
+			var pe *protocol.PeerError
+			if tt.wantErr != nil && errors.As(got.Err, &pe) {
+				if diff := cmp.Diff(tt.reply, pe.Reply); diff != "" {
+					t.Errorf("PeerError.Reply (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
