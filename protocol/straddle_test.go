@@ -54,3 +54,24 @@ func TestReplyStartedBeforeWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestCachedReplyNotCorruptedByCaller: identical replies in a row share
+// one Reply (no allocation per BDAT chunk), but a caller that writes into
+// a Reply's Lines must not change what a later reply says.
+func TestCachedReplyNotCorruptedByCaller(t *testing.T) {
+	c := ehloed(t, protocol.Config{})
+	var got []string
+	for i := range 3 {
+		r := play(c, send(protocol.Noop()), recv("250-2.0.0 first\r\n250 2.0.0 ok\r\n"))
+		if r.Err != nil || len(r.Events) != 1 {
+			t.Fatalf("round %d: %v %v", i, r.Events, r.Err)
+		}
+		lines := r.Events[0].Reply.Lines
+		got = append(got, lines...)
+		lines[0], lines[1] = "mutated", "by the caller"
+	}
+	want := []string{"first", "ok", "first", "ok", "first", "ok"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Lines of successive identical replies (-want +got):\n%s", diff)
+	}
+}
