@@ -112,8 +112,9 @@ type Client struct {
 	eof            bool // ReceiveEOF was called
 	closedReported bool // EventClosed was returned
 
-	bdatLen int    // the size of the last BDAT chunk, and
-	bdatArg string // its decimal form (see bdat)
+	bdatLen   int      // the size of the last BDAT chunk, and
+	bdatArg   string   // its decimal form (see bdat)
+	lastParam [1]Param // the Params of BDAT ... LAST (see bdat)
 
 	utf8Txn   bool   // the last MAIL sent carried SMTPUTF8
 	accepted  []rcpt // RCPTs answered positively in the current transaction

@@ -75,3 +75,23 @@ func TestCachedReplyNotCorruptedByCaller(t *testing.T) {
 		t.Errorf("Lines of successive identical replies (-want +got):\n%s", diff)
 	}
 }
+
+// TestLastParamNotShared: the Params of a BDAT LAST command in an Event
+// are the caller's to keep; writing into them must not change the next
+// BDAT LAST this client (or any other) sends.
+func TestLastParamNotShared(t *testing.T) {
+	c := ehloed(t, protocol.Config{}, "CHUNKING")
+	txn := []step{send(mail("a@b.example")), recv("250 ok\r\n"), send(rcpt("c@d.example")), recv("250 ok\r\n"), bdat("hi\r\n", true), recv("250 ok\r\n")}
+	first := play(c, txn...)
+	if first.Err != nil || len(first.Events) != 3 {
+		t.Fatalf("%v %v", first.Events, first.Err)
+	}
+	first.Events[2].Cmd.Params[0] = protocol.Param{Key: "X"}
+	other := ehloed(t, protocol.Config{}, "CHUNKING")
+	for _, cl := range []*protocol.Client{c, other} {
+		r := play(cl, txn...)
+		if r.Err != nil || r.Wire != "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 4 LAST\r\nhi\r\n" || cl.State() != protocol.StateReady {
+			t.Fatalf("after a caller changed an event's Params: wire %q, state %v, err %v", r.Wire, cl.State(), r.Err)
+		}
+	}
+}
