@@ -37,8 +37,13 @@ type entry struct {
 
 // record adds a command whose bytes were just appended to c.out.
 func (c *Client) record(cmd Command) Handle {
-	if c.head > 0 && c.head == len(c.ledger) {
-		c.ledger, c.head = c.ledger[:0], 0
+	if c.head > 0 && c.head >= len(c.ledger)/2 {
+		// Drop the answered entries before appending, so that a ledger
+		// that never empties (one command always in flight) stays as
+		// long as what is pending; the copy is amortised O(1).
+		n := copy(c.ledger, c.ledger[c.head:])
+		clear(c.ledger[n:])
+		c.ledger, c.head = c.ledger[:n], 0
 	}
 	c.last++
 	c.ledger = append(c.ledger, entry{h: c.last, cmd: cmd, op: opOf(cmd), end: c.queuedBytes(), owed: cmd.Replies})
