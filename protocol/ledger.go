@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/base64"
+	"errors"
 	"strings"
 )
 
@@ -240,11 +241,19 @@ func (c *Client) emit(ev Event) {
 	c.events = append(c.events, ev)
 }
 
+// errMultiline is the decoder's error for a challenge of several lines.
+var errMultiline = errors.New("a challenge is one line")
+
 // challenge decodes the SASL challenge of a 3xx reply during AUTH: the
-// reply text, base64 (RFC 4954 §4), possibly empty.
+// text of its one line, base64 (RFC 4954 §4), possibly empty. Several
+// lines are no challenge: the decoder would skip the line breaks and
+// join them.
 func challenge(r Reply) ([]byte, error) {
 	if !r.Intermediate() {
 		return nil, nil
+	}
+	if len(r.Lines) > 1 {
+		return nil, &ChallengeError{Text: r.Text(), Err: errMultiline}
 	}
 	text := strings.TrimSpace(r.Text())
 	b, err := base64.StdEncoding.DecodeString(text)

@@ -95,3 +95,37 @@ func TestLastParamNotShared(t *testing.T) {
 		}
 	}
 }
+
+// TestChallengeShapes: a SASL challenge is the text of one 334 line (RFC
+// 4954 §4), surrounding spaces ignored. A multi-line 3xx is no challenge
+// (the base64 decoder would skip the line breaks and join the lines into
+// one the server never sent), nor is text with inner spaces.
+func TestChallengeShapes(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     string // the decoded challenge; "" with wantErr
+		wantErr  bool
+	}{
+		{"plain", "334 YWJj\r\n", "abc", false},
+		{"spaces around", "334   YWJj  \r\n", "abc", false},
+		{"empty", "334 \r\n", "", false},
+		{"bare 334", "334\r\n", "", false},
+		{"two lines", "334-YWJj\r\n334 ZGVm\r\n", "", true},
+		{"inner space", "334 YWJj ZGVm\r\n", "", true},
+		{"unpadded", "334 YWI\r\n", "", true},
+		{"a prompt", "334 Username:\r\n", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ehloed(t, protocol.Config{}, "AUTH PLAIN")
+			got := play(c, send(protocol.Auth("PLAIN", nil)), recv(tt.in))
+			if got.Err != nil || len(got.Events) != 1 {
+				t.Fatalf("%v %v", got.Events, got.Err)
+			}
+			ev := got.Events[0]
+			if (ev.ChallengeErr != nil) != tt.wantErr || string(ev.Challenge) != tt.want {
+				t.Errorf("challenge %q, error %v; want %q, error %v", ev.Challenge, ev.ChallengeErr, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
