@@ -112,8 +112,9 @@ type Client struct {
 	eof            bool // ReceiveEOF was called
 	closedReported bool // EventClosed was returned
 
-	bdatLen int    // the size of the last BDAT chunk, and
-	bdatArg string // its decimal form (see bdat)
+	bdatLen   int      // the size of the last BDAT chunk, and
+	bdatArg   string   // its decimal form (see bdat)
+	lastParam [1]Param // the Params of BDAT ... LAST (see bdat)
 
 	utf8Txn   bool   // the last MAIL sent carried SMTPUTF8
 	accepted  []rcpt // RCPTs answered positively in the current transaction
@@ -177,7 +178,8 @@ func (c *Client) Buffered() int { return c.p.buffered() }
 
 // Receive hands the Client bytes read from the server and matches every
 // complete reply among them, at once, to the oldest command whose bytes
-// were all written (Advance) and that is not yet answered; NextEvent
+// were all written (Advance) before the reply's first byte was received
+// and that is not yet answered; NextEvent
 // returns the results. A complete reply with no such command is a
 // *PeerError with ErrUnsolicited (except a 421, which closes: RFC 5321
 // §3.8), so a reply can never be taken for the answer to a command queued
@@ -249,7 +251,7 @@ func (c *Client) NextEvent() (Event, error) {
 
 // onEOF decides what an EOF means once every complete reply is consumed.
 func (c *Client) onEOF() (Event, error) {
-	end := c.p.off + int64(len(c.p.buf))
+	end := c.p.received()
 	if c.p.inReply() || c.state == StateTLS {
 		return c.fail(end, ErrUnexpectedClose)
 	}
@@ -391,6 +393,7 @@ func (c *Client) Advance(n int) {
 	}
 	for ; i < len(c.ledger) && c.ledger[i].end <= c.written; i++ {
 		c.writtenThrough = c.ledger[i].h
+		c.ledger[i].recvAt = c.p.received()
 	}
 	if c.outOff == len(c.out) {
 		c.outOff = 0

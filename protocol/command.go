@@ -170,9 +170,6 @@ func RawBytes(b []byte, replies int) Command {
 // isRawBytes reports whether c is RawBytes' form of VerbRaw.
 func (c Command) isRawBytes() bool { return c.Verb == VerbRaw && c.Data != nil }
 
-// lastParam is the parameter list of every BDAT ... LAST (read-only).
-var lastParam = []Param{{Key: "LAST"}}
-
 // bdat returns the BDAT command for a chunk of n bytes. The size's
 // decimal string is kept for the next chunk, which usually has the same
 // size, so that a large message costs no allocation per chunk.
@@ -182,7 +179,12 @@ func (c *Client) bdat(n int, last bool) Command {
 	}
 	cmd := Command{Verb: VerbBdat, Arg: c.bdatArg}
 	if last {
-		cmd.Params = lastParam
+		// The Client's own, not a package variable: a caller writing
+		// into an Event's Params spoils nothing beyond this check.
+		if c.lastParam[0] != (Param{Key: "LAST"}) {
+			c.lastParam[0] = Param{Key: "LAST"}
+		}
+		cmd.Params = c.lastParam[:]
 	}
 	return cmd
 }

@@ -55,11 +55,12 @@
 // The ledger: Send, SendChunk and EndBody return a Handle, and every Event
 // names the Handle it answers and says whether that command is now fully
 // answered (Done). Receive matches each complete reply as soon as it
-// arrives to the oldest command whose bytes were all written (Advance); a
-// reply with no such command is ErrUnsolicited (a 421 closes instead, RFC
-// 5321 §3.8). So "354" and "250" in one segment, or two replies to one
-// NOOP, never answer a command queued or written later: write, Advance,
-// then read. The one case no client can detect is a reply the server sent
+// arrives to the oldest command whose bytes were all written (Advance)
+// before the reply's first byte arrived; a reply with no such command
+// is ErrUnsolicited (a 421 closes instead, RFC 5321 §3.8). So "354" and
+// "250" in one segment, or two replies to one NOOP, never answer a
+// command queued or written later, nor does a "250" begun with the 354
+// and finished after the body was written: write, Advance, then read. The one case no client can detect is a reply the server sent
 // after the client's bytes had left but before the server read them (with
 // PIPELINING, an extra reply glued to MAIL's looks exactly like the RCPT's
 // that was already written); a server that does that is answering

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/base64"
+	"errors"
 	"strings"
 )
 
@@ -26,6 +27,9 @@ type entry struct {
 	cmd Command
 	op  op
 	end int64 // offset in the outgoing stream just past its last byte
+	// recvAt is how many bytes had been received when the last byte was
+	// written (Advance): a reply that began before that cannot answer it.
+	recvAt int64
 	// owed counts the replies still owed to an LMTP end of data (one per
 	// accepted recipient; 0 until the first of them arrives) or to raw
 	// bytes (Command.Replies).
@@ -34,8 +38,13 @@ type entry struct {
 
 // record adds a command whose bytes were just appended to c.out.
 func (c *Client) record(cmd Command) Handle {
-	if c.head > 0 && c.head == len(c.ledger) {
-		c.ledger, c.head = c.ledger[:0], 0
+	if c.head > 0 && c.head >= len(c.ledger)/2 {
+		// Drop the answered entries before appending, so that a ledger
+		// that never empties (one command always in flight) stays as
+		// long as what is pending; the copy is amortised O(1).
+		n := copy(c.ledger, c.ledger[c.head:])
+		clear(c.ledger[n:])
+		c.ledger, c.head = c.ledger[:n], 0
 	}
 	c.last++
 	c.ledger = append(c.ledger, entry{h: c.last, cmd: cmd, op: opOf(cmd), end: c.queuedBytes(), owed: cmd.Replies})
@@ -143,7 +152,9 @@ func (c *Client) dispatch(r Reply, off int64) {
 		return
 	}
 	e, ok := c.oldest()
-	if !ok || !c.Written(e.h) || c.state == StateClosed {
+	if !ok || !c.Written(e.h) || off < e.recvAt || c.state == StateClosed {
+		// A reply begun before its command was written (off < recvAt)
+		// is no answer either, wherever its last byte falls.
 		// RFC 5321 §3.8: a server shutting down or timing out an idle
 		// client may send 421 unasked, in any state, even in the middle
 		// of a message body. Anything else is unsolicited.
@@ -230,11 +241,19 @@ func (c *Client) emit(ev Event) {
 	c.events = append(c.events, ev)
 }
 
+// errMultiline is the decoder's error for a challenge of several lines.
+var errMultiline = errors.New("a challenge is one line")
+
 // challenge decodes the SASL challenge of a 3xx reply during AUTH: the
-// reply text, base64 (RFC 4954 §4), possibly empty.
+// text of its one line, base64 (RFC 4954 §4), possibly empty. Several
+// lines are no challenge: the decoder would skip the line breaks and
+// join them.
 func challenge(r Reply) ([]byte, error) {
 	if !r.Intermediate() {
 		return nil, nil
+	}
+	if len(r.Lines) > 1 {
+		return nil, &ChallengeError{Text: r.Text(), Err: errMultiline}
 	}
 	text := strings.TrimSpace(r.Text())
 	b, err := base64.StdEncoding.DecodeString(text)

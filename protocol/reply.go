@@ -184,6 +184,9 @@ func (p *replyParser) feed(b []byte) {
 // buffered returns the number of received bytes not yet consumed.
 func (p *replyParser) buffered() int { return len(p.buf) - p.start }
 
+// received returns the number of bytes received so far.
+func (p *replyParser) received() int64 { return p.off + int64(len(p.buf)) }
+
 // inReply reports whether part of a reply has been received.
 func (p *replyParser) inReply() bool { return len(p.buf) > p.start }
 
@@ -282,10 +285,12 @@ func (p *replyParser) addLine(raw []byte) (final bool, err error) {
 //
 // A reply identical, byte for byte, to the one before it (the "250 2.0.0
 // Ok" to every BDAT chunk of a large message) is that same Reply again:
-// no allocation, Lines shared. Replies are read-only values.
+// no allocation, Lines shared. Replies are read-only values; still, a
+// caller that wrote into the Lines of one only changes the replies it
+// holds, never a later one: the cached lines are checked first.
 func (p *replyParser) build(end int) Reply {
 	raw := p.buf[p.start:end]
-	if p.last.Lines != nil && string(raw) == p.lastStr {
+	if p.last.Lines != nil && string(raw) == p.lastStr && p.lastIntact() {
 		return p.last
 	}
 	s := string(raw)
@@ -307,6 +312,21 @@ func (p *replyParser) build(end int) Reply {
 	r := Reply{Code: p.code, Enhanced: p.ecode, Lines: lines}
 	p.last, p.lastStr = r, s
 	return r
+}
+
+// lastIntact reports whether the cached reply's Lines are still the
+// substrings of lastStr the spans name (the same reply parsed again has
+// the same spans). Equal strings sharing their bytes compare in O(1).
+func (p *replyParser) lastIntact() bool {
+	if len(p.last.Lines) != len(p.spans) {
+		return false
+	}
+	for i, sp := range p.spans {
+		if p.last.Lines[i] != p.lastStr[sp.from:sp.to] {
+			return false
+		}
+	}
+	return true
 }
 
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }

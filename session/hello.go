@@ -194,9 +194,8 @@ func (c *Client) Extensions() protocol.Extensions {
 	if c.usable() != nil {
 		return protocol.Extensions{}
 	}
-	if !c.didHello && c.enter() == nil {
-		_ = c.ehloOrHeloIfNeeded(context.Background())
-		c.leave()
+	if !c.didHello {
+		_, _ = c.ExtensionsContext(context.Background()) // ErrConcurrentUse: another call is greeting
 	}
 	return c.extensions()
 }

@@ -82,6 +82,9 @@ func (c *Client) enqueue(ctx context.Context, cmd protocol.Command, chunk []byte
 			}
 			return h, nil
 		}
+		if errors.Is(err, protocol.ErrClosed) {
+			c.dispatchMatched(ctx) // a 421 matched with an earlier reply closed the core: say so
+		}
 		if !errors.Is(err, protocol.ErrMustWait) || c.pc.Pending() == 0 {
 			return protocol.NoHandle, c.usageError(cmd, err)
 		}
