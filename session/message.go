@@ -26,38 +26,35 @@ func (c *Client) SendMessage(ctx context.Context, msg io.Reader, o *SendOptions)
 	if o != nil {
 		opts = *o
 	}
-	env, body, size, err := readEnvelope(msg, c.opts.maxHeader())
+	env, body, err := readEnvelope(ctx, msg, c.opts.maxHeader())
 	if err != nil {
 		return nil, err
-	}
-	if opts.Size == 0 && size > 0 {
-		opts.Size = size
 	}
 	return c.SendMail(ctx, env.From, env.To, body, &opts)
 }
 
 // readEnvelope reads the header block of msg (bounded by limit), parses the
 // envelope and returns the body to transmit: the cleaned header, then the
-// rest. size is the transmitted size when msg's length is known, else 0.
-func readEnvelope(msg io.Reader, limit int) (codec.Envelope, io.Reader, int64, error) {
+// rest. Reading follows the body's rules (bodyReader): only a bare io.EOF
+// ends the message.
+func readEnvelope(ctx context.Context, msg io.Reader, limit int) (codec.Envelope, io.Reader, error) {
 	var (
-		buf  []byte
-		hdr  = -1
-		rerr error
+		buf   []byte
+		hdr   = -1
+		ended bool
 	)
 	chunk := make([]byte, 4096)
+	r := bodyReader{ctx: ctx, r: msg}
 	line := 0 // start of the last, incomplete line: no blank line before it
-	empty := 0
-	for hdr < 0 {
+	for hdr < 0 && !ended {
 		if len(buf) > limit {
-			return codec.Envelope{}, nil, 0, fmt.Errorf("%w (more than %d bytes)", ErrHeaderTooLarge, limit)
+			return codec.Envelope{}, nil, fmt.Errorf("%w (more than %d bytes)", ErrHeaderTooLarge, limit)
 		}
-		n, err := msg.Read(chunk)
-		if empty++; n > 0 || err != nil {
-			empty = 0
-		} else if empty >= maxEmptyReads { // as bodyReader: not a spin
-			err = io.ErrNoProgress
+		n, err := r.read(chunk)
+		if err != nil && err != io.EOF {
+			return codec.Envelope{}, nil, err
 		}
+		ended = err == io.EOF
 		buf = append(buf, chunk[:n]...)
 		// A blank line can only end at a new LF; search from the start of
 		// the line it ends, so that a reader giving a byte at a time
@@ -68,36 +65,39 @@ func readEnvelope(msg io.Reader, limit int) (codec.Envelope, io.Reader, int64, e
 			}
 			line = len(buf) - n + i + 1
 		}
-		if err != nil {
-			if err != io.EOF { // the only end of a message: a wrapped EOF is a failure, as in bodyReader
-				return codec.Envelope{}, nil, 0, fmt.Errorf("session: reading message: %w", err)
-			}
-			rerr = err
-			break
-		}
 	}
 	if hdr < 0 {
-		if len(buf) > limit {
-			return codec.Envelope{}, nil, 0, fmt.Errorf("%w (more than %d bytes)", ErrHeaderTooLarge, limit)
-		}
 		hdr = len(buf) // no blank line: the whole message is the header block
 	}
 	if hdr > limit {
-		return codec.Envelope{}, nil, 0, fmt.Errorf("%w (more than %d bytes)", ErrHeaderTooLarge, limit)
+		return codec.Envelope{}, nil, fmt.Errorf("%w (more than %d bytes)", ErrHeaderTooLarge, limit)
 	}
 	env, err := codec.ParseEnvelope(buf[:hdr])
 	if err != nil {
-		return codec.Envelope{}, nil, 0, err
+		return codec.Envelope{}, nil, err
 	}
-	rest := buf[hdr:]
-	var body io.Reader = io.MultiReader(bytes.NewReader(env.Header), bytes.NewReader(rest), msg)
-	var size int64
-	scratch := make([]byte, 48<<10)
-	if rerr != nil {
-		body = io.MultiReader(bytes.NewReader(env.Header), bytes.NewReader(rest))
-		size, _ = normalizedLen(scratch, bytes.NewReader(env.Header), bytes.NewReader(rest))
-	} else if view, ok := unreadView(msg); ok {
-		size, _ = normalizedLen(scratch, bytes.NewReader(env.Header), bytes.NewReader(rest), view)
+	b := &headedBody{header: env.Header, read: buf[hdr:]}
+	if !ended {
+		b.rest = msg
 	}
-	return env, body, size, nil
+	b.r = io.MultiReader(bytes.NewReader(b.header), bytes.NewReader(b.read), orEmpty(b.rest))
+	return env, b, nil
+}
+
+// headedBody is the message SendMessage sends: the header block as it
+// transmits it (Bcc removed), what was read after it, then the rest of the
+// caller's reader (nil once it has ended). messageSize counts it in place.
+type headedBody struct {
+	header, read []byte
+	rest         io.Reader
+	r            io.Reader
+}
+
+func (b *headedBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+func orEmpty(r io.Reader) io.Reader {
+	if r == nil {
+		return bytes.NewReader(nil)
+	}
+	return r
 }

@@ -155,21 +155,46 @@ func (t *txn) mergeParams(v protocol.Verb, own, caller []protocol.Param) ([]prot
 // of the message as transmitted, line endings made CRLF (by
 // codec.CRLFState, the rule DATA and BDAT apply), without the stuffing
 // dots and the final dot; 0 for an empty body. It is known without
-// consuming the body when the body is a *bytes.Buffer or readable at
-// offsets with a known size (*bytes.Reader, *strings.Reader,
-// *io.SectionReader); scratch is a buffer to count through.
+// consuming the body when what is left of it can be read in place: a
+// *bytes.Buffer, anything readable at offsets with a known size
+// (*bytes.Reader, *strings.Reader, *io.SectionReader), or SendMessage's
+// headedBody over one of those. scratch is a buffer to count through.
 func messageSize(body io.Reader, scratch []byte) (int64, bool) {
-	if pb, ok := body.(*poolBody); ok {
-		body = pb.r
-	}
 	in, out := scratch[:len(scratch)/3], scratch[len(scratch)/3:]
-	var lines codec.CRLFState
-	var n int64
-	switch b := body.(type) {
+	s := sizeCounter{out: out}
+	if !s.addUnread(body, in) {
+		return 0, false
+	}
+	return s.n + int64(len(s.lines.AppendEnd(out[:0]))), true
+}
+
+// sizeCounter counts what codec.CRLFState makes of a message given in
+// pieces; out is its scratch output, at least 2*len(piece)+2 bytes.
+type sizeCounter struct {
+	lines codec.CRLFState
+	out   []byte
+	n     int64
+}
+
+func (s *sizeCounter) add(p []byte) {
+	for step := (len(s.out) - 2) / 2; len(p) > 0; p = p[min(len(p), step):] {
+		s.n += int64(len(s.lines.Append(s.out[:0], p[:min(len(p), step)])))
+	}
+}
+
+// addUnread counts what is left to read of r, without moving it, and
+// reports false when that cannot be read in place.
+func (s *sizeCounter) addUnread(r io.Reader, in []byte) bool {
+	switch b := r.(type) {
+	case *poolBody:
+		return s.addUnread(b.r, in)
+	case *headedBody:
+		s.add(b.header)
+		s.add(b.read)
+		return b.rest == nil || s.addUnread(b.rest, in)
 	case *bytes.Buffer:
-		for p := b.Bytes(); len(p) > 0; p = p[min(len(p), len(in)):] {
-			n += int64(len(lines.Append(out[:0], p[:min(len(p), len(in))])))
-		}
+		s.add(b.Bytes())
+		return true
 	case interface {
 		io.ReaderAt
 		io.Seeker
@@ -177,62 +202,17 @@ func messageSize(body io.Reader, scratch []byte) (int64, bool) {
 	}:
 		off, err := b.Seek(0, io.SeekCurrent)
 		if err != nil {
-			return 0, false
+			return false
 		}
 		for end := b.Size(); off < end; {
 			k, err := b.ReadAt(in[:min(int64(len(in)), end-off)], off)
-			n += int64(len(lines.Append(out[:0], in[:k])))
+			s.add(in[:k])
 			off += int64(k)
 			if err != nil && (err != io.EOF || off < end) {
-				return 0, false
+				return false
 			}
 		}
-	default:
-		return 0, false
+		return true
 	}
-	return n + int64(len(lines.AppendEnd(out[:0]))), true
-}
-
-// unreadView returns a reader of what is left to read of r, without
-// moving r, when r allows it.
-func unreadView(r io.Reader) (io.Reader, bool) {
-	if pb, ok := r.(*poolBody); ok {
-		r = pb.r
-	}
-	switch b := r.(type) {
-	case *bytes.Buffer:
-		return bytes.NewReader(b.Bytes()), true
-	case interface {
-		io.ReaderAt
-		io.Seeker
-		Size() int64
-	}:
-		off, err := b.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return nil, false
-		}
-		return io.NewSectionReader(b, off, b.Size()-off), true
-	}
-	return nil, false
-}
-
-// normalizedLen counts the octets codec.CRLFState makes of the parts,
-// read one after the other as one message.
-func normalizedLen(scratch []byte, parts ...io.Reader) (int64, bool) {
-	in, out := scratch[:len(scratch)/3], scratch[len(scratch)/3:]
-	var lines codec.CRLFState
-	var n int64
-	for _, r := range parts {
-		for {
-			k, err := r.Read(in)
-			n += int64(len(lines.Append(out[:0], in[:k])))
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return 0, false
-			}
-		}
-	}
-	return n + int64(len(lines.AppendEnd(out[:0]))), true
+	return false
 }

@@ -54,12 +54,33 @@ func TestSizeIsTransmittedOctets(t *testing.T) {
 		default:
 			r = io.NewSectionReader(strings.NewReader("xx"+body), 2, int64(len(body)))
 		}
-		if _, err := c.SendMail(context.Background(), "a@x.test", []string{"b@y.test"}, r, nil); err != nil {
+		sized := []bool{true} // per message stored: SIZE must be announced
+		if rapid.Bool().Draw(t, "SendMessage") {
+			sized = []bool{false, true}
+			// The header read ahead, then the rest of the reader in place.
+			hdr := "From: a@x.test\nTo: b@y.test\nBcc: c@y.test\n\n"
+			if _, err := c.SendMessage(context.Background(), io.MultiReader(strings.NewReader(hdr), r), nil); err != nil {
+				t.Fatalf("SendMessage: %v", err)
+			}
+			// A MultiReader cannot be read in place: no SIZE, as before.
+			if _, err := c.SendMessage(context.Background(), strings.NewReader(hdr+body), nil); err != nil {
+				t.Fatalf("SendMessage: %v", err)
+			}
+		} else if _, err := c.SendMail(context.Background(), "a@x.test", []string{"b@y.test"}, r, nil); err != nil {
 			t.Fatalf("SendMail: %v", err)
 		}
-		m := s.Messages()[0]
-		if got := sizeParam(m.MailParams); got != int64(len(m.Data)) {
-			t.Fatalf("body %q: SIZE=%d announced, %d octets stored (%q)", body, got, len(m.Data), m.MailParams)
+		msgs := s.Messages()
+		if len(msgs) != len(sized) {
+			t.Fatalf("%d messages stored, want %d", len(msgs), len(sized))
+		}
+		for i, m := range msgs {
+			want := int64(len(m.Data))
+			if !sized[i] {
+				want = -1
+			}
+			if got := sizeParam(m.MailParams); got != want {
+				t.Fatalf("body %q, message %d: SIZE=%d announced (-1: none), want %d (%q)", body, i, got, want, m.MailParams)
+			}
 		}
 	})
 }
