@@ -42,8 +42,8 @@ test-long:
 ## one run of the separate module bench/ (see bench/README.md), a few minutes; not part of CI
 bench:
 	cd bench && $(GO) run ./cmd/bench $(BENCHFLAGS)
-	@echo "# pool: 10,000 messages from 64 goroutines (session/pool_bench_test.go)"
-	$(GO) test -run='^$$' -bench=Pool -benchtime=1x ./session
+	@echo "# pool: 10,000 messages from 64 goroutines (session/pool_bench_test.go); SendBatch windows behind 5 ms each way"
+	$(GO) test -run='^$$' -bench='Pool|BatchWindow' -benchtime=1x ./session
 
 ## bench-micro: the root module's own go test benchmarks
 bench-micro:

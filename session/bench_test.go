@@ -3,7 +3,9 @@ package session_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/postwire/postwire/session"
 	"github.com/postwire/postwire/session/smtptest"
@@ -81,4 +83,43 @@ func BenchmarkSendBatch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(lat.RoundTrips()-start)/float64(b.N*len(msgs)), "rtt/msg")
+}
+
+// BenchmarkBatchWindow sends batches of 256 1 KiB messages with CHUNKING
+// behind 5 ms each way for several Options.BatchWindow values: the
+// measurement behind DefaultBatchWindow (make bench prints it).
+func BenchmarkBatchWindow(b *testing.B) {
+	body := bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n"), 16)
+	for _, window := range []int{1, 4, 8, 16, 32, 64} {
+		b.Run(fmt.Sprintf("window=%d", window), func(b *testing.B) {
+			s := smtptest.NewServer(smtptest.Config{Discard: true})
+			b.Cleanup(func() { s.Close() })
+			lat := transport.NewLatencyConn(s.Pipe(), 10*time.Millisecond)
+			ctx := context.Background()
+			c, err := session.NewClient(ctx, lat, "mx.test", &session.Options{LocalName: "client.test", BatchWindow: window})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { c.Close() })
+			if err := c.EhloOrHeloIfNeeded(ctx); err != nil {
+				b.Fatal(err)
+			}
+			envs := make([]session.Envelope, 256)
+			sent := 0
+			start := lat.RoundTrips()
+			for b.Loop() {
+				for i := range envs {
+					envs[i] = session.Envelope{From: "a@x.test", To: []string{"b@y.test"}, Body: bytes.NewReader(body)}
+				}
+				for _, r := range c.SendBatch(ctx, envs) {
+					if r.Err != nil {
+						b.Fatal(r.Err)
+					}
+				}
+				sent += len(envs)
+			}
+			b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "msgs/s")
+			b.ReportMetric(float64(lat.RoundTrips()-start)/float64(sent), "rtt/msg")
+		})
+	}
 }

@@ -34,9 +34,12 @@ const DefaultChunkSize = 64 << 10
 // would cost; most mail is smaller and goes in one round trip.
 const DefaultOptimisticLimit = 64 << 10
 
-// DefaultBatchWindow is Options.BatchWindow when 0. With 16 messages in
-// flight, a batch costs about 1/16 of a round trip per message; more
-// buys little and holds more of the server's replies unread.
+// DefaultBatchWindow is Options.BatchWindow when 0: 1/16 of a round trip
+// per message. Behind latency throughput grows with the window
+// (BenchmarkBatchWindow, 5 ms each way: about 97 msgs/s at 1, 1,540 at
+// 16, 6,000 at 64), so the default is set by what a flight may hold
+// unwritten and unanswered: 16 messages of up to OptimisticLimit bytes,
+// 1 MiB. Raise it for long links and small messages.
 const DefaultBatchWindow = 16
 
 // DefaultMaxHeaderBytes bounds the header block SendMessage reads when
