@@ -89,7 +89,6 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 			continue
 		}
 		t.run(ctx)
-		t.last = c.pc.Last()
 	}
 	// Read the replies still owed. A failure here has already been
 	// delivered to every pending command's handler by shutdown.
@@ -97,7 +96,7 @@ func (c *Client) SendBatch(ctx context.Context, msgs []Envelope) []BatchResult {
 	for i, t := range txns {
 		out[i].Result, out[i].Err = t.finish()
 	}
-	if t := txns[len(txns)-1]; t != nil && t.mayHoldTransaction() && c.usable() == nil {
+	if len(txns) > 0 && txns[len(txns)-1].mayHoldTransaction() && c.usable() == nil {
 		c.send(ctx, protocol.Rset(), nil) // queued: it goes out with the next command
 	}
 	return out

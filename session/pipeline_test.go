@@ -321,3 +321,19 @@ func TestBatchWindowRoundTrips(t *testing.T) {
 		})
 	}
 }
+
+// An empty batch sends nothing and returns no results (it used to index
+// the last message of none).
+func TestSendBatchEmpty(t *testing.T) {
+	s := newServer(t, smtptest.Config{})
+	c := connect(t, transports[0], s, nil)
+	if got := c.SendBatch(ctxTimeout(t), nil); len(got) != 0 {
+		t.Fatalf("SendBatch(nil) = %v, want no results", got)
+	}
+	if _, err := c.Noop(ctxTimeout(t)); err != nil {
+		t.Fatalf("Noop after an empty batch: %v", err)
+	}
+	if n := len(s.Messages()); n != 0 {
+		t.Fatalf("%d messages stored", n)
+	}
+}

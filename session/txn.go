@@ -33,7 +33,6 @@ type txn struct {
 	started bool // something was queued for the server
 
 	mail, firstRcpt, data, end protocol.Handle // NoHandle until queued
-	last                       protocol.Handle // the last command queued for it
 	// endOK: every reply to its end of data came, positive, for a valid
 	// envelope; endRefused: one did not (see mayHoldTransaction).
 	endOK, endRefused bool
