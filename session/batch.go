@@ -31,7 +31,9 @@ type BatchResult struct {
 // each, and returns one result per message in order. With PIPELINING the
 // next message's MAIL, RCPTs and DATA follow the previous message's end of
 // data in the same write (RFC 2920), so a batch of n messages costs about
-// n+1 round trips instead of n times (3 + recipients).
+// n+1 round trips instead of n times (3 + recipients). With CHUNKING too,
+// Options.BatchWindow whole messages (envelope and BDAT LAST) go in one
+// flight: n/BatchWindow round trips.
 //
 // A message that fails (refused sender, all recipients refused, data
 // refused, an option the server lacks) does not stop the batch: the
